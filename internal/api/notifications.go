@@ -1,0 +1,201 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Page sizes.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+type pagingOut struct {
+	After   *string `json:"after"`
+	HasMore bool    `json:"has_more"`
+}
+
+type listJSON[T any] struct {
+	Data   []T       `json:"data"`
+	Paging pagingOut `json:"paging"`
+}
+
+func pagingJSON(p store.Paging) pagingOut {
+	out := pagingOut{HasMore: p.HasMore}
+	if p.HasMore {
+		out.After = &p.After
+	}
+	return out
+}
+
+// pageFromQuery reads ?limit=&after=.
+func pageFromQuery(r *http.Request) (store.Page, *apiError) {
+	q := r.URL.Query()
+	p := store.Page{Limit: defaultPageSize, After: q.Get("after")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return p, invalid("limit", "must be an integer between 1 and %d", maxPageSize)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+type attemptJSON struct {
+	Attempt      int     `json:"attempt"`
+	Time         string  `json:"time"`
+	DurationMS   float64 `json:"duration_ms"`
+	StatusCode   int     `json:"status_code"`
+	ResponseBody string  `json:"response_body"`
+	ErrorKind    string  `json:"error_kind,omitempty"`
+	Error        string  `json:"error,omitempty"`
+}
+
+type notificationJSON struct {
+	ID            string          `json:"id"`
+	EventID       string          `json:"event_id"`
+	WebhookID     string          `json:"webhook_id"`
+	Event         string          `json:"event"`
+	Status        string          `json:"status"`
+	AttemptCount  int             `json:"attempt_count"`
+	NextAttemptAt *string         `json:"next_attempt_at"`
+	Created       string          `json:"created"`
+	Modified      string          `json:"modified"`
+	Payload       json.RawMessage `json:"payload,omitempty"`
+	Attempts      []attemptJSON   `json:"attempts,omitempty"`
+}
+
+func toNotificationJSON(n store.Notification) notificationJSON {
+	out := notificationJSON{
+		ID: n.ID, EventID: n.EventID, WebhookID: n.WebhookID, Event: n.EventName, Status: n.Status,
+		AttemptCount: n.Attempts, Created: formatTime(n.Created), Modified: formatTime(n.Modified), Payload: n.Payload,
+	}
+	if n.Status == store.StatusPending {
+		next := formatTime(n.NextAttemptAt)
+		out.NextAttemptAt = &next
+	}
+	for _, a := range n.AttemptLog {
+		out.Attempts = append(out.Attempts, attemptJSON{
+			Attempt: a.Number, Time: formatTime(a.Started), DurationMS: float64(a.Duration.Microseconds()) / 1000,
+			StatusCode: a.StatusCode, ResponseBody: a.ResponseBody, ErrorKind: a.ErrorKind, Error: a.Error,
+		})
+	}
+	return out
+}
+
+var notificationStatuses = map[string]bool{
+	store.StatusPending: true, store.StatusDelivered: true, store.StatusExpired: true, store.StatusCancelled: true,
+}
+
+// parseTime reads an optional RFC 3339 time member.
+func parseTime(v *string, field string) (time.Time, *apiError) {
+	if v == nil || *v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *v)
+	if err != nil {
+		return time.Time{}, invalid(field, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+	}
+	return t, nil
+}
+
+func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in struct {
+		NotificationID *string `json:"notification_id"`
+		EventID        *string `json:"event_id"`
+		WebhookID      *string `json:"webhook_id"`
+		Event          *string `json:"event"`
+		Status         *string `json:"status"`
+		From           *string `json:"from"`
+		To             *string `json:"to"`
+		Limit          *int    `json:"limit"`
+		After          *string `json:"after"`
+	}
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	f := store.NotificationFilter{TenantID: p.TenantID, EventID: deref(in.EventID), WebhookID: deref(in.WebhookID),
+		EventName: deref(in.Event), Status: deref(in.Status)}
+	if id := deref(in.NotificationID); id != "" {
+		f.NotificationIDs = []string{id}
+	}
+	if f.Status != "" && !notificationStatuses[f.Status] {
+		return invalid("status", "must be PENDING, DELIVERED, EXPIRED or CANCELLED")
+	}
+	if f.EventName != "" {
+		if _, ok := s.Catalog.Lookup(f.EventName); !ok {
+			return invalid("event", "unknown event %q", f.EventName)
+		}
+	}
+	var aerr *apiError
+	if f.From, aerr = parseTime(in.From, "from"); aerr != nil {
+		return aerr
+	}
+	if f.To, aerr = parseTime(in.To, "to"); aerr != nil {
+		return aerr
+	}
+	page := store.Page{Limit: defaultPageSize, After: deref(in.After)}
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > maxPageSize {
+			return invalid("limit", "must be between 1 and %d", maxPageSize)
+		}
+		page.Limit = *in.Limit
+	}
+	notes, paging, err := s.Store.SearchNotifications(r.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	data := make([]notificationJSON, len(notes))
+	for i, n := range notes {
+		data[i] = toNotificationJSON(n)
+	}
+	writeJSON(w, http.StatusOK, listJSON[notificationJSON]{Data: data, Paging: pagingJSON(paging)})
+	return nil
+}
+
+func (s *server) sendExpired(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in struct {
+		WebhookID       *string  `json:"webhook_id"`
+		NotificationIDs []string `json:"notification_ids"`
+		From            *string  `json:"from"`
+		To              *string  `json:"to"`
+	}
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	if len(in.NotificationIDs) > maxPageSize {
+		return invalid("notification_ids", "at most %d ids per request", maxPageSize)
+	}
+	f := store.NotificationFilter{TenantID: p.TenantID, WebhookID: deref(in.WebhookID), NotificationIDs: in.NotificationIDs}
+	var aerr *apiError
+	if f.From, aerr = parseTime(in.From, "from"); aerr != nil {
+		return aerr
+	}
+	if f.To, aerr = parseTime(in.To, "to"); aerr != nil {
+		return aerr
+	}
+	n, err := s.Store.RequeueExpired(r.Context(), f, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.Waker.Wake()
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

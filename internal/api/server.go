@@ -1,0 +1,283 @@
+// Package api is Herald's management and publishing HTTP API, compatible
+// with the NymCard nCore webhook API (SPEC section 2).
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/heraldhq/herald/internal/auth"
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Store is what the API needs from Herald's store.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error
+	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
+	Tenants(ctx context.Context, p store.Page) ([]store.Tenant, store.Paging, error)
+	CreateAPIKey(ctx context.Context, k store.APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
+	APIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
+
+	CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant int) error
+	Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error)
+	Webhooks(ctx context.Context, tenantID string, p store.Page) ([]store.Webhook, store.Paging, error)
+	UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error)
+	DeleteWebhook(ctx context.Context, tenantID, id string, now time.Time) (int, error)
+
+	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
+	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
+	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
+	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
+}
+
+// Waker is told when new work is queued (the dispatcher).
+type Waker interface{ Wake() }
+
+// Config is everything the API is built from.
+type Config struct {
+	Store   Store
+	Catalog *catalog.Catalog
+	Sender  *delivery.Sender // makes ping requests
+	Waker   Waker
+	Guard   netguard.Guard
+	// AllowHTTP permits http:// endpoints (otherwise https only).
+	AllowHTTP bool
+	// MaxWebhooksPerTenant bounds registrations (0: no bound).
+	MaxWebhooksPerTenant int
+	// Resolver checks endpoint hosts at registration (nil: the default).
+	Resolver *net.Resolver
+	Logger   *slog.Logger
+}
+
+// Body size limits.
+const (
+	maxBody      = 1 << 20  // every request
+	maxBatchBody = 16 << 20 // POST /events:batch (up to 1000 events)
+)
+
+type server struct {
+	Config
+}
+
+// New returns the API's HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	s := &server{Config: cfg}
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, notFound("path "+r.URL.Path)) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, methodNotAllowed(r)) })
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		client := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient) }
+		publisher := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RolePublisher) }
+		reader := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient, store.RolePublisher) }
+		admin := func(h handlerFunc) http.HandlerFunc { return s.handle(h) }
+
+		r.Post("/webhooks", client(s.createWebhook))
+		r.Get("/webhooks", client(s.listWebhooks))
+		r.Post("/webhooks:search", client(s.search))
+		r.Post("/webhooks:sendexpired", client(s.sendExpired))
+		r.Post("/webhooks/sendexpired", client(s.sendExpired))
+		r.Get("/webhooks/{id}", client(s.getWebhook))
+		r.Put("/webhooks/{id}", client(s.updateWebhook))
+		r.Delete("/webhooks/{id}", client(s.deleteWebhook))
+		r.Post("/webhooks/{id}", client(s.webhookVerb))
+		r.Post("/webhooks/{id}/secret:rotate", client(s.rotateSecret))
+
+		r.Post("/events", publisher(s.publish))
+		r.Post("/events:batch", publisher(s.publishBatch))
+		r.Get("/events/{id}", reader(s.getEvent))
+		r.Get("/event-types", reader(s.eventTypes))
+		r.Get("/event-types/{name}", reader(s.eventType))
+
+		r.Post("/tenants", admin(s.createTenant))
+		r.Get("/tenants", admin(s.listTenants))
+		r.Get("/tenants/{id}", admin(s.getTenant))
+		r.Post("/tenants/{id}/keys", admin(s.createKey))
+		r.Get("/tenants/{id}/keys", admin(s.listKeys))
+		r.Delete("/keys/{id}", admin(s.revokeKey))
+	})
+	return r
+}
+
+// webhookVerbs are the custom methods on /webhooks/{id}:<verb>.
+var webhookVerbs = map[string]bool{"ping": true}
+
+// methodNotAllowed answers 405, naming the methods the path does accept.
+func methodNotAllowed(r *http.Request) *apiError {
+	return &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethod,
+		Message: r.Method + " is not allowed on " + r.URL.Path}
+}
+
+// principal is who a request acts as: the key's role and the tenant it acts
+// on (for admin keys, the one named in Herald-Tenant).
+type principal struct {
+	KeyID    string
+	Role     store.Role
+	TenantID string
+}
+
+type ctxKey struct{}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(ctxKey{}).(principal)
+	return p
+}
+
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := auth.FromRequest(r)
+		if key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized,
+				Message: "an API key is required in the apikey header or as a Bearer token"})
+			return
+		}
+		k, err := s.Store.APIKeyByHash(r.Context(), auth.Hash(key))
+		if errors.Is(err, store.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "unknown or revoked API key"})
+			return
+		}
+		if err != nil {
+			writeError(w, s.storeError(r, err, "check API key"))
+			return
+		}
+		p := principal{KeyID: k.ID, Role: k.Role, TenantID: k.TenantID}
+		if k.Role == store.RoleAdmin {
+			name := strings.TrimSpace(r.Header.Get("Herald-Tenant"))
+			if name == "" {
+				name = "default"
+			}
+			t, err := s.Store.Tenant(r.Context(), name)
+			if err != nil {
+				writeError(w, s.storeError(r, err, "tenant "+name))
+				return
+			}
+			p.TenantID = t.ID
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	})
+}
+
+// handlerFunc is an API handler: it writes its success answer itself and
+// returns an *apiError (or any error, mapped by storeError) on failure.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal) error
+
+// handle checks the caller's role (admin may do everything) and turns a
+// returned error into the error answer.
+func (s *server) handle(h handlerFunc, roles ...store.Role) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principalFrom(r.Context())
+		if p.Role != store.RoleAdmin && !containsRole(roles, p.Role) {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: codeForbidden,
+				Message: "a " + string(p.Role) + " key may not do this"})
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				ae = s.storeError(r, err, r.Method+" "+r.URL.Path)
+			}
+			writeError(w, ae)
+		}
+	}
+}
+
+func containsRole(roles []store.Role, r store.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// storeError maps a store failure to an answer; unexpected ones are logged
+// and reported as the database being unavailable.
+func (s *server) storeError(r *http.Request, err error, what string) *apiError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(what)
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{Status: http.StatusConflict, Code: codeConflict, Message: what + ": " + err.Error()}
+	case errors.Is(err, store.ErrLimit):
+		return &apiError{Status: http.StatusConflict, Code: codeLimit, Message: what + ": " + err.Error()}
+	case errors.Is(err, context.Canceled):
+		return &apiError{Status: 499, Code: codeUnavailable, Message: "request cancelled"}
+	}
+	s.Logger.Error("store", "op", what, "method", r.Method, "path", r.URL.Path, "err", err)
+	return &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable,
+		Message: "the database is unavailable; nothing was changed, try again"}
+}
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxBody)
+		if r.URL.Path == "/events:batch" {
+			limit = maxBatchBody
+		}
+		if r.ContentLength > limit {
+			writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
+				Message: "request body is larger than " + itoa(limit) + " bytes"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.Warn("readiness check failed", "err", err)
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,297 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// webhookInput is the body of POST and PUT /webhooks. Absent members leave
+// the webhook as it is (on create: the defaults).
+type webhookInput struct {
+	Endpoint *string      `json:"endpoint"`
+	Events   []string     `json:"events"`
+	Status   *string      `json:"status"`
+	Config   *configInput `json:"config"`
+}
+
+type configInput struct {
+	BasicAuthUsername    *string         `json:"basic_auth_username"`
+	BasicAuthPassword    *string         `json:"basic_auth_password"`
+	CustomHeaders        *[]headerInput  `json:"custom_headers"`
+	Format               *string         `json:"format"`
+	TimeoutSeconds       *int            `json:"timeout_seconds"`
+	MaxInFlight          *int            `json:"max_in_flight"`
+	MaxRetries           json.RawMessage `json:"max_retries"`
+	RetryIntervalSeconds json.RawMessage `json:"retry_interval_seconds"`
+	OAuth2               json.RawMessage `json:"oauth2"`
+	// Created and Modified appear inside config in the nCore samples; they
+	// are accepted and ignored.
+	Created  json.RawMessage `json:"created"`
+	Modified json.RawMessage `json:"modified"`
+}
+
+type headerInput struct {
+	Name  *string `json:"header_name"`
+	Value *string `json:"header_value"`
+}
+
+// Limits of SPEC section 2 and a few more a service needs.
+const (
+	maxEndpointLen   = 2048
+	maxCustomHeaders = 20
+	maxHeaderValue   = 4096
+	maxInFlightLimit = 256
+	maxRetriesLimit  = 100
+	maxRetryInterval = 7 * 24 * 3600
+)
+
+// forbiddenHeaders may not be set as custom headers: Herald sets them, or
+// they would break the HTTP exchange.
+var forbiddenHeaders = map[string]bool{
+	"host": true, "content-length": true, "content-type": true, "authorization": true,
+	"transfer-encoding": true, "connection": true, "te": true, "upgrade": true, "trailer": true,
+	"keep-alive": true, "proxy-authorization": true, "proxy-connection": true, "user-agent": true,
+}
+
+// apply validates in and writes it over h. It reads nothing from the store.
+func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *apiError {
+	if in.Endpoint != nil {
+		endpoint, err := s.checkEndpoint(r, *in.Endpoint)
+		if err != nil {
+			return err
+		}
+		h.Endpoint = endpoint
+	}
+	if in.Events != nil {
+		if len(in.Events) == 0 {
+			return invalid("events", "must name at least one event")
+		}
+		seen := make(map[string]bool, len(in.Events))
+		for i, e := range in.Events {
+			field := "events[" + strconv.Itoa(i) + "]"
+			if !s.Catalog.Subscribable(e) {
+				return invalid(field, "unknown event %q", e)
+			}
+			if seen[e] {
+				return invalid(field, "event %q is listed twice", e)
+			}
+			seen[e] = true
+		}
+		h.Events = append([]string(nil), in.Events...)
+	}
+	if in.Status != nil {
+		switch *in.Status {
+		case store.WebhookActive, store.WebhookDisabled:
+			h.Status = *in.Status
+		case "FAILING":
+			return invalid("status", "FAILING is reported by Herald and cannot be set")
+		default:
+			return invalid("status", "must be ACTIVE or DISABLED")
+		}
+	}
+	if in.Config != nil {
+		return applyConfig(in.Config, &h.Config)
+	}
+	return nil
+}
+
+// checkEndpoint validates a webhook URL and the addresses its host resolves
+// to; it returns the URL as it will be called.
+func (s *server) checkEndpoint(r *http.Request, raw string) (string, *apiError) {
+	const field = "endpoint"
+	if raw == "" {
+		return "", invalid(field, "is required")
+	}
+	if len(raw) > maxEndpointLen {
+		return "", invalid(field, "is longer than %d characters", maxEndpointLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return "", invalid(field, "must be an absolute URL such as https://client.example/hooks")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !s.AllowHTTP {
+			return "", invalid(field, "must use https (http is allowed only when HERALD_ALLOW_HTTP=true)")
+		}
+	default:
+		return "", invalid(field, "scheme %q is not supported; use https", u.Scheme)
+	}
+	if u.User != nil {
+		return "", invalid(field, "must not carry credentials; use config.basic_auth_username and basic_auth_password")
+	}
+	if u.Fragment != "" {
+		return "", invalid(field, "must not have a #fragment")
+	}
+	if err := s.Guard.CheckHost(r.Context(), s.Resolver, u.Hostname()); err != nil {
+		if errors.Is(err, netguard.ErrBlocked) {
+			return "", invalid(field, "%v (private, loopback and link-local targets need HERALD_ALLOW_PRIVATE_TARGETS=true)", err)
+		}
+		// A host that does not resolve yet is accepted: every connection
+		// is checked again when it is made.
+		s.Logger.Info("endpoint host does not resolve at registration", "host", u.Hostname(), "err", err)
+	}
+	return u.String(), nil
+}
+
+func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
+	if len(in.OAuth2) > 0 && !isNull(in.OAuth2) {
+		return invalid("config.oauth2", "OAuth2 client credentials are not supported by this Herald version; use basic auth or custom headers")
+	}
+	if in.BasicAuthUsername != nil {
+		if strings.Contains(*in.BasicAuthUsername, ":") {
+			return invalid("config.basic_auth_username", "must not contain ':'")
+		}
+		if err := checkHeaderValue(*in.BasicAuthUsername); err != "" {
+			return invalid("config.basic_auth_username", "%s", err)
+		}
+		c.BasicAuthUsername = *in.BasicAuthUsername
+	}
+	if in.BasicAuthPassword != nil && *in.BasicAuthPassword != mask {
+		if err := checkHeaderValue(*in.BasicAuthPassword); err != "" {
+			return invalid("config.basic_auth_password", "%s", err)
+		}
+		c.BasicAuthPassword = *in.BasicAuthPassword
+	}
+	if c.BasicAuthPassword != "" && c.BasicAuthUsername == "" {
+		return invalid("config.basic_auth_username", "is required with basic_auth_password")
+	}
+	if in.CustomHeaders != nil {
+		headers, err := checkHeaders(*in.CustomHeaders, c.CustomHeaders)
+		if err != nil {
+			return err
+		}
+		c.CustomHeaders = headers
+	}
+	if in.Format != nil {
+		switch *in.Format {
+		case store.FormatNCore, store.FormatNI:
+			c.Format = *in.Format
+		default:
+			return invalid("config.format", "must be %q or %q", store.FormatNCore, store.FormatNI)
+		}
+	}
+	if in.TimeoutSeconds != nil {
+		if *in.TimeoutSeconds < 1 || *in.TimeoutSeconds > 30 {
+			return invalid("config.timeout_seconds", "must be between 1 and 30")
+		}
+		c.TimeoutSeconds = *in.TimeoutSeconds
+	}
+	if in.MaxInFlight != nil {
+		if *in.MaxInFlight < 1 || *in.MaxInFlight > maxInFlightLimit {
+			return invalid("config.max_in_flight", "must be between 1 and %d", maxInFlightLimit)
+		}
+		c.MaxInFlight = *in.MaxInFlight
+	}
+	var err *apiError
+	if c.MaxRetries, err = nullableInt(in.MaxRetries, c.MaxRetries, "config.max_retries", 0, maxRetriesLimit); err != nil {
+		return err
+	}
+	if c.RetryIntervalSeconds, err = nullableInt(in.RetryIntervalSeconds, c.RetryIntervalSeconds, "config.retry_interval_seconds", 1, maxRetryInterval); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkHeaders validates custom headers. A value sent back masked keeps the
+// value stored for that header name (so a GET answer can be PUT back).
+func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiError) {
+	if len(in) > maxCustomHeaders {
+		return nil, invalid("config.custom_headers", "at most %d custom headers are allowed", maxCustomHeaders)
+	}
+	out := make([]store.Header, 0, len(in))
+	for i, h := range in {
+		field := "config.custom_headers[" + strconv.Itoa(i) + "]"
+		if h.Name == nil || *h.Name == "" {
+			return nil, invalid(field+".header_name", "is required")
+		}
+		name := *h.Name
+		if !isToken(name) {
+			return nil, invalid(field+".header_name", "%q is not a valid HTTP header name", name)
+		}
+		lower := strings.ToLower(name)
+		if forbiddenHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "herald-") {
+			return nil, invalid(field+".header_name", "%s is set by Herald and cannot be a custom header", name)
+		}
+		if h.Value == nil {
+			return nil, invalid(field+".header_value", "is required")
+		}
+		value := *h.Value
+		if value == mask {
+			found := false
+			for _, o := range old {
+				if strings.EqualFold(o.Name, name) {
+					value, found = o.Value, true
+					break
+				}
+			}
+			if !found {
+				return nil, invalid(field+".header_value", "is masked but no stored value exists for %s", name)
+			}
+		}
+		if len(value) > maxHeaderValue {
+			return nil, invalid(field+".header_value", "is longer than %d bytes", maxHeaderValue)
+		}
+		if msg := checkHeaderValue(value); msg != "" {
+			return nil, invalid(field+".header_value", "%s", msg)
+		}
+		out = append(out, store.Header{Name: name, Value: value})
+	}
+	return out, nil
+}
+
+// nullableInt reads an optional integer member: absent keeps old, null
+// clears it, a number must lie in [lo, hi].
+func nullableInt(raw json.RawMessage, old *int, field string, lo, hi int) (*int, *apiError) {
+	if len(raw) == 0 {
+		return old, nil
+	}
+	if isNull(raw) {
+		return nil, nil
+	}
+	var v int
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, invalid(field, "must be an integer or null")
+	}
+	if v < lo || v > hi {
+		return nil, invalid(field, "must be between %d and %d", lo, hi)
+	}
+	return &v, nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// isToken reports whether s is an RFC 9110 token (a valid header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// checkHeaderValue says what is wrong with a header value, if anything.
+func checkHeaderValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return fmt.Sprintf("contains a control character at byte %d", i)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/signature"
+)
+
+// mask replaces every secret in an answer.
+const mask = "********"
+
+// secretGrace is how long a rotated-out secret keeps signing.
+const secretGrace = 24 * time.Hour
+
+// webhookJSON is a webhook as the API shows it, secrets masked.
+type webhookJSON struct {
+	ID       string     `json:"id"`
+	Endpoint string     `json:"endpoint"`
+	Events   []string   `json:"events"`
+	Status   string     `json:"status"`
+	Config   configJSON `json:"config"`
+	Created  string     `json:"created"`
+	Modified string     `json:"modified"`
+	// Secret is set only in the answer that creates the webhook.
+	Secret string `json:"secret,omitempty"`
+}
+
+type configJSON struct {
+	BasicAuthUsername    *string        `json:"basic_auth_username"`
+	BasicAuthPassword    *string        `json:"basic_auth_password"`
+	CustomHeaders        []store.Header `json:"custom_headers"`
+	Format               string         `json:"format"`
+	TimeoutSeconds       int            `json:"timeout_seconds"`
+	MaxInFlight          int            `json:"max_in_flight"`
+	MaxRetries           *int           `json:"max_retries"`
+	RetryIntervalSeconds *int           `json:"retry_interval_seconds"`
+	OAuth2               *struct{}      `json:"oauth2"`
+}
+
+func toWebhookJSON(w store.Webhook) webhookJSON {
+	c := w.Config
+	out := webhookJSON{
+		ID: w.ID, Endpoint: w.Endpoint, Events: w.Events, Status: w.Status,
+		Created: formatTime(w.Created), Modified: formatTime(w.Modified),
+		Config: configJSON{
+			CustomHeaders: make([]store.Header, len(c.CustomHeaders)),
+			Format:        c.Format, TimeoutSeconds: c.TimeoutSeconds, MaxInFlight: c.MaxInFlight,
+			MaxRetries: c.MaxRetries, RetryIntervalSeconds: c.RetryIntervalSeconds,
+		},
+	}
+	if c.BasicAuthUsername != "" {
+		out.Config.BasicAuthUsername = &c.BasicAuthUsername
+	}
+	if c.BasicAuthPassword != "" {
+		m := mask
+		out.Config.BasicAuthPassword = &m
+	}
+	for i, h := range c.CustomHeaders {
+		out.Config.CustomHeaders[i] = store.Header{Name: h.Name, Value: mask}
+	}
+	return out
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+func (s *server) createWebhook(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in webhookInput
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	hook := store.Webhook{
+		ID: uuid.Must(uuid.NewV7()).String(), TenantID: p.TenantID, Status: store.WebhookActive,
+		Config:  store.WebhookConfig{Format: store.FormatNCore, TimeoutSeconds: int(delivery.DefaultTimeout / time.Second), MaxInFlight: 16},
+		Created: now, Modified: now,
+	}
+	if in.Endpoint == nil {
+		return invalid("endpoint", "is required")
+	}
+	if in.Events == nil {
+		return invalid("events", "is required")
+	}
+	if err := s.apply(r, &in, &hook); err != nil {
+		return err
+	}
+	secret, err := signature.NewSecret()
+	if err != nil {
+		return err
+	}
+	hook.Secret = secret
+	if err := s.Store.CreateWebhook(r.Context(), hook, s.MaxWebhooksPerTenant); err != nil {
+		if errors.Is(err, store.ErrLimit) {
+			return &apiError{Status: http.StatusConflict, Code: codeLimit,
+				Message: "this tenant already has the maximum number of webhooks"}
+		}
+		return err
+	}
+	out := toWebhookJSON(hook)
+	out.Secret = secret
+	w.Header().Set("Location", "/webhooks/"+hook.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *server) listWebhooks(w http.ResponseWriter, r *http.Request, p principal) error {
+	page, aerr := pageFromQuery(r)
+	if aerr != nil {
+		return aerr
+	}
+	hooks, paging, err := s.Store.Webhooks(r.Context(), p.TenantID, page)
+	if err != nil {
+		return err
+	}
+	data := make([]webhookJSON, len(hooks))
+	for i, h := range hooks {
+		data[i] = toWebhookJSON(h)
+	}
+	writeJSON(w, http.StatusOK, listJSON[webhookJSON]{Data: data, Paging: pagingJSON(paging)})
+	return nil
+}
+
+// webhookID reads {id}; ids never contain ':', which marks a custom verb
+// (chi routes /webhooks/x:verb here when no route matches).
+func webhookID(r *http.Request) (string, *apiError) {
+	id := chi.URLParam(r, "id")
+	if base, verb, ok := strings.Cut(id, ":"); ok {
+		if webhookVerbs[verb] && base != "" {
+			return "", methodNotAllowed(r)
+		}
+		return "", notFound("path " + r.URL.Path)
+	}
+	return id, nil
+}
+
+func (s *server) getWebhook(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, aerr := webhookID(r)
+	if aerr != nil {
+		return aerr
+	}
+	hook, err := s.Store.Webhook(r.Context(), p.TenantID, id)
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	writeJSON(w, http.StatusOK, toWebhookJSON(hook))
+	return nil
+}
+
+func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, aerr := webhookID(r)
+	if aerr != nil {
+		return aerr
+	}
+	var in webhookInput
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	// Validate before touching the store (DNS checks must not run inside
+	// the write transaction), then apply again to the stored webhook.
+	hook, err := s.Store.Webhook(r.Context(), p.TenantID, id)
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	if err := s.apply(r, &in, &hook); err != nil {
+		return err
+	}
+	updated, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(stored *store.Webhook) error {
+		stored.Endpoint, stored.Events, stored.Status, stored.Config = hook.Endpoint, hook.Events, hook.Status, hook.Config
+		stored.Modified = time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	s.Waker.Wake() // a re-enabled webhook may have work waiting
+	writeJSON(w, http.StatusOK, toWebhookJSON(updated))
+	return nil
+}
+
+func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, aerr := webhookID(r)
+	if aerr != nil {
+		return aerr
+	}
+	cancelled, err := s.Store.DeleteWebhook(r.Context(), p.TenantID, id, time.Now().UTC())
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	s.Logger.Info("webhook deleted", "tenant_id", p.TenantID, "webhook_id", id, "cancelled", cancelled)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// webhookVerb serves POST /webhooks/{id}:<verb>.
+func (s *server) webhookVerb(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, verb, ok := strings.Cut(chi.URLParam(r, "id"), ":")
+	if !ok {
+		return methodNotAllowed(r)
+	}
+	switch verb {
+	case "ping":
+		return s.ping(w, r, p, id)
+	default:
+		return notFound("path " + r.URL.Path)
+	}
+}
+
+type pingJSON struct {
+	Success      bool    `json:"success"`
+	StatusCode   int     `json:"status_code"`
+	DurationMS   float64 `json:"duration_ms"`
+	ResponseBody string  `json:"response_body"`
+	ErrorKind    string  `json:"error_kind,omitempty"`
+	Error        string  `json:"error"`
+}
+
+// ping sends one synchronous, signed PING request with the webhook's
+// credentials. It is not queued and not retried.
+func (s *server) ping(w http.ResponseWriter, r *http.Request, p principal, id string) error {
+	hook, err := s.Store.Webhook(r.Context(), p.TenantID, id)
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	now := time.Now().UTC()
+	target, err := delivery.NewTarget(hook, now)
+	if err != nil {
+		return err
+	}
+	msgID := uuid.NewString()
+	payload, err := json.Marshal(map[string]string{"event": "PING", "webhook_id": hook.ID, "timestamp": formatTime(now)})
+	if err != nil {
+		return err
+	}
+	body, err := delivery.Body(hook.Config.Format, store.Claimed{ID: msgID, EventName: "PING", Payload: payload, Published: now})
+	if err != nil {
+		return err
+	}
+	out := s.Sender.Send(r.Context(), target, delivery.Message{ID: msgID, Event: "PING", Attempt: 1, Body: body, Timestamp: now})
+	writeJSON(w, http.StatusOK, pingJSON{
+		Success: out.OK(), StatusCode: out.StatusCode, DurationMS: float64(out.Duration.Microseconds()) / 1000,
+		ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
+	})
+	return nil
+}
+
+func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, aerr := webhookID(r)
+	if aerr != nil {
+		return aerr
+	}
+	secret, err := signature.NewSecret()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	hook, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(h *store.Webhook) error {
+		h.PreviousSecret, h.PreviousSecretUntil = h.Secret, now.Add(secretGrace)
+		h.Secret, h.Modified = secret, now
+		return nil
+	})
+	if err != nil {
+		return s.storeError(r, err, "webhook "+id)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"secret":                     secret,
+		"previous_secret_expires_at": formatTime(hook.PreviousSecretUntil),
+	})
+	return nil
+}

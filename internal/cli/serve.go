@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/service"
+)
+
+func newServe() *cobra.Command {
+	var (
+		cfg      service.Config
+		schedule string
+		dev      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API and the dispatcher",
+		Long: `Run Herald's API and dispatcher. With no configuration it listens on 127.0.0.1:8080 and keeps an
+embedded SQLite database in ./herald-data. On first start it prints an admin API key once and writes it
+to <data>/admin.key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dev {
+				cfg.AllowHTTP, cfg.AllowPrivateTargets = true, true
+			}
+			s, err := delivery.ParseSchedule(schedule)
+			if err != nil {
+				return err
+			}
+			cfg.RetrySchedule = s
+			cfg.Version = Version
+			cfg.Logger = newLogger(cmd.ErrOrStderr(), dev)
+			cfg.Out = cmd.OutOrStdout()
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			svc, err := service.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Herald %s listening on http://%s (data in %s)\n", Version, svc.Addr(), cfg.DataDir)
+			waitErr := svc.Wait(ctx)
+			stop()
+			if err := svc.Close(); err != nil {
+				return err
+			}
+			return waitErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
+	f.StringVar(&cfg.DataDir, "data", "./herald-data", "directory of the embedded SQLite database and admin.key")
+	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key to register (default: generate one on first start)")
+	f.StringVar(&schedule, "retry-schedule", formatSchedule(delivery.DefaultSchedule), "waits before each retry, comma-separated Go durations")
+	f.BoolVar(&cfg.AllowHTTP, "allow-http", false, "accept http:// endpoints (https only otherwise)")
+	f.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", false, "allow endpoints on loopback, private and link-local addresses")
+	f.BoolVar(&dev, "dev", false, "development mode: --allow-http, --allow-private-targets and text logs")
+	f.IntVar(&cfg.MaxWebhooksPerTenant, "max-webhooks-per-tenant", 1000, "most webhooks one tenant may register (0: no limit)")
+	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight deliveries may finish on SIGTERM")
+	addEnvToUsage(cmd)
+	return cmd
+}
+
+func formatSchedule(s []time.Duration) string {
+	out := ""
+	for i, d := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += d.String()
+	}
+	return out
+}
+
+// openContext is the context of one-shot commands.
+func openContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+}

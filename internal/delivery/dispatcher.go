@@ -1,0 +1,302 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Queue is the part of the store the dispatcher works from.
+type Queue interface {
+	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
+	NextDue(ctx context.Context, after time.Time) (time.Time, error)
+	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
+	Complete(ctx context.Context, results []store.AttemptResult, now time.Time) error
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
+}
+
+// Config tunes a Dispatcher.
+type Config struct {
+	// Owner names this dispatcher in leases; unique per running replica.
+	Owner  string
+	Policy Policy
+	// Lease is how long a claimed notification stays reserved; it must
+	// exceed the longest attempt plus the time to record its result.
+	Lease time.Duration
+	// Poll is the longest the dispatcher sleeps without being woken.
+	Poll time.Duration
+	// ShutdownGrace is how long in-flight attempts may run after Run's
+	// context ends before they are abandoned (and their leases released).
+	ShutdownGrace time.Duration
+	// DefaultMaxInFlight applies to webhooks that set no max_in_flight.
+	DefaultMaxInFlight int
+	Logger             *slog.Logger
+}
+
+// Dispatcher claims due notifications in batches and runs their attempts,
+// at most max_in_flight at once per webhook, so a slow endpoint only ever
+// occupies its own slots. Results are recorded in batches by one committer.
+type Dispatcher struct {
+	q      Queue
+	sender *Sender
+	cfg    Config
+	log    *slog.Logger
+
+	wake    chan struct{}
+	results chan store.AttemptResult
+
+	mu       sync.Mutex
+	inflight map[string]int
+	targets  map[string]*Target
+	attempts sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher working q through sender.
+func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.DefaultMaxInFlight <= 0 {
+		cfg.DefaultMaxInFlight = 16
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{
+		q: q, sender: sender, cfg: cfg, log: cfg.Logger,
+		wake:     make(chan struct{}, 1),
+		results:  make(chan store.AttemptResult, 1024),
+		inflight: make(map[string]int),
+		targets:  make(map[string]*Target),
+	}
+}
+
+// Wake asks the dispatcher to look for due work now (after a publish or a
+// re-send). It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then stops claiming, lets in-flight
+// attempts finish within the shutdown grace, records their results and
+// releases whatever it still holds.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	attemptCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		d.commitLoop()
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		wait := d.cfg.Poll
+		if next, err := d.dispatch(ctx, attemptCtx); err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("dispatch", "err", err)
+			}
+		} else if !next.IsZero() {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { d.attempts.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.ShutdownGrace):
+		d.log.Warn("shutdown grace over, abandoning in-flight attempts")
+		abandon()
+		<-done
+	}
+	close(d.results)
+	<-committed
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	n, err := d.q.ReleaseLeases(releaseCtx, d.cfg.Owner)
+	if err != nil {
+		d.log.Error("release leases at shutdown", "err", err)
+		return err
+	}
+	d.log.Info("dispatcher stopped", "released", n)
+	return nil
+}
+
+// dispatch claims what the webhooks with free slots can take and starts
+// those attempts. It returns when the next retry falls due, if known.
+func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error) {
+	now := time.Now()
+	hooks, err := d.q.DueWebhooks(ctx, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	reqs := make([]store.ClaimRequest, 0, len(hooks))
+	due := make(map[string]bool, len(hooks))
+	d.mu.Lock()
+	for i := range hooks {
+		due[hooks[i].ID] = true
+		w := &hooks[i]
+		t := d.targets[w.ID]
+		if t == nil || t.Stale(w, now) {
+			nt, err := NewTarget(*w, now)
+			if err != nil {
+				d.log.Error("prepare webhook", "webhook_id", w.ID, "err", err)
+				continue
+			}
+			d.targets[w.ID] = nt
+		}
+		if free := d.maxInFlight(w) - d.inflight[w.ID]; free > 0 {
+			reqs = append(reqs, store.ClaimRequest{WebhookID: w.ID, Limit: free})
+		}
+	}
+	for id := range d.targets {
+		if !due[id] && d.inflight[id] == 0 {
+			delete(d.targets, id) // rebuilt from fresh data when it has work again
+		}
+	}
+	d.mu.Unlock()
+	if len(reqs) > 0 {
+		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(d.cfg.Lease), Requests: reqs})
+		if err != nil {
+			return time.Time{}, err
+		}
+		d.mu.Lock()
+		for _, n := range claimed {
+			d.inflight[n.WebhookID]++
+			d.attempts.Add(1)
+			go d.attempt(attemptCtx, d.targets[n.WebhookID], n)
+		}
+		d.mu.Unlock()
+	}
+	return d.q.NextDue(ctx, now)
+}
+
+func (d *Dispatcher) maxInFlight(w *store.Webhook) int {
+	if w.Config.MaxInFlight > 0 {
+		return w.Config.MaxInFlight
+	}
+	return d.cfg.DefaultMaxInFlight
+}
+
+// attempt makes one attempt of n and hands its result to the committer.
+func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
+	defer d.attempts.Done()
+	body, err := Body(t.Webhook.Config.Format, n)
+	var out Outcome
+	if err != nil {
+		out = Outcome{Started: time.Now(), ErrorKind: ErrKindRequest, Error: err.Error()}
+	} else {
+		out = d.sender.Send(ctx, t, Message{ID: n.ID, Event: n.EventName, Attempt: n.Attempt, Body: body, Timestamp: time.Now()})
+	}
+	if ctx.Err() != nil {
+		// Abandoned at shutdown: record nothing; the lease is released.
+		d.finished(n.WebhookID)
+		return
+	}
+	res := store.AttemptResult{
+		LeaseToken: n.LeaseToken,
+		Attempt: store.Attempt{
+			NotificationID: n.ID, Number: n.Attempt, Started: out.Started, Duration: out.Duration,
+			StatusCode: out.StatusCode, ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
+		},
+		Status: store.StatusDelivered,
+	}
+	if !out.OK() {
+		if wait, ok := d.cfg.Policy.Next(t.Webhook.Config, n.Attempt-n.RetryBase, out.RetryAfter); ok {
+			res.Status, res.NextAttemptAt = store.StatusPending, time.Now().Add(wait)
+		} else {
+			res.Status = store.StatusExpired
+		}
+		d.log.Debug("attempt failed", "notification_id", n.ID, "webhook_id", n.WebhookID, "attempt", n.Attempt,
+			"kind", out.ErrorKind, "err", out.Error, "next", res.Status)
+	}
+	d.results <- res
+	d.finished(n.WebhookID)
+}
+
+func (d *Dispatcher) finished(webhookID string) {
+	d.mu.Lock()
+	if d.inflight[webhookID]--; d.inflight[webhookID] <= 0 {
+		delete(d.inflight, webhookID)
+	}
+	d.mu.Unlock()
+	d.Wake()
+}
+
+// commitLoop records results in batches: whatever has queued up while the
+// previous batch committed goes in the next transaction.
+func (d *Dispatcher) commitLoop() {
+	batch := make([]store.AttemptResult, 0, 512)
+	for r := range d.results {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-d.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		d.commit(batch)
+	}
+}
+
+// commit retries a failed batch with backoff for a while; if the database
+// stays away, the leases run out and the notifications are tried again.
+func (d *Dispatcher) commit(batch []store.AttemptResult) {
+	backoff := 50 * time.Millisecond
+	deadline := time.Now().Add(d.cfg.Lease)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := d.q.Complete(ctx, batch, time.Now())
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.log.Error("giving up recording attempt results; their leases will run out", "count", len(batch), "err", err)
+			return
+		}
+		d.log.Warn("record attempt results", "count", len(batch), "err", err)
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Body is what is POSTed for a notification: the payload as published, or
+// for a webhook in NI format the NI envelope (NI token notifications are
+// already one; other events are wrapped).
+func Body(format string, n store.Claimed) ([]byte, error) {
+	if format != store.FormatNI || n.EventName == catalog.NITokenNotification {
+		return n.Payload, nil
+	}
+	return json.Marshal(struct {
+		ID        string          `json:"id"`
+		Type      string          `json:"type"`
+		Timestamp string          `json:"timestamp"`
+		Details   json.RawMessage `json:"details"`
+	}{n.ID, n.EventName, n.Published.UTC().Format(time.RFC3339), n.Payload})
+}

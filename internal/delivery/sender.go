@@ -1,0 +1,257 @@
+// Package delivery sends notifications to webhook endpoints: it claims due
+// notifications from the queue, makes each attempt as an authenticated,
+// signed HTTP POST, and records the outcome with the next retry or expiry.
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/signature"
+)
+
+// ResponseExcerpt is how much of an answer body the attempt log keeps.
+const ResponseExcerpt = 4 << 10
+
+// DefaultTimeout applies to a webhook that sets no timeout_seconds.
+const DefaultTimeout = 10 * time.Second
+
+// Error kinds recorded in the attempt log.
+const (
+	ErrKindTimeout           = "timeout"
+	ErrKindConnectionRefused = "connection_refused"
+	ErrKindConnectionReset   = "connection_reset"
+	ErrKindConnection        = "connection"
+	ErrKindDNS               = "dns"
+	ErrKindTLS               = "tls"
+	ErrKindBlocked           = "blocked_address"
+	ErrKindRedirect          = "redirect"
+	ErrKindHTTPStatus        = "http_status"
+	ErrKindNIResponse        = "ni_response"
+	ErrKindRequest           = "request"
+)
+
+// Sender makes HTTP requests to webhook endpoints. One Sender is shared by
+// every attempt so connections to an endpoint are reused.
+type Sender struct {
+	client    *http.Client
+	userAgent string
+}
+
+// NewSender returns a Sender whose every connection passes guard.
+func NewSender(guard netguard.Guard, userAgent string) *Sender {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the real target from the guard
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &Sender{
+		client: &http.Client{
+			Transport: transport,
+			// Redirects are never followed: the endpoint is what the client registered.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		userAgent: userAgent,
+	}
+}
+
+// Message is one request to send to a webhook.
+type Message struct {
+	ID        string // webhook-id: the notification id, stable across attempts
+	Event     string
+	Attempt   int
+	Body      []byte
+	Timestamp time.Time
+}
+
+// Outcome is what one request did.
+type Outcome struct {
+	Started      time.Time
+	Duration     time.Duration
+	StatusCode   int
+	ResponseBody string
+	ErrorKind    string
+	Error        string
+	// RetryAfter is the delay a 429 or 503 answer asked for, if any.
+	RetryAfter time.Duration
+}
+
+// OK reports whether the attempt succeeded.
+func (o Outcome) OK() bool { return o.ErrorKind == "" }
+
+// Send makes one attempt of m to the webhook described by t.
+func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
+	timeout := time.Duration(t.Webhook.Config.TimeoutSeconds) * time.Second
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out := Outcome{Started: time.Now()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))
+	if err != nil {
+		out.ErrorKind, out.Error = ErrKindRequest, err.Error()
+		return out
+	}
+	t.setHeaders(req.Header, m, s.userAgent)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		out.Duration = time.Since(out.Started)
+		out.ErrorKind, out.Error = classify(err), err.Error()
+		return out
+	}
+	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerpt))
+	// Drain a little more so the connection can be reused, then give up on it.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+	out.Duration = time.Since(out.Started)
+	out.StatusCode = resp.StatusCode
+	out.ResponseBody = string(excerpt)
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		out.ErrorKind = ErrKindRedirect
+		out.Error = fmt.Sprintf("redirect %d to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
+	case resp.StatusCode < 200 || resp.StatusCode >= 300:
+		out.ErrorKind = ErrKindHTTPStatus
+		out.Error = fmt.Sprintf("endpoint answered %d", resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+	case readErr != nil:
+		out.ErrorKind, out.Error = classify(readErr), "reading answer: "+readErr.Error()
+	case t.Webhook.Config.Format == store.FormatNI:
+		if code, desc, ok := niResponseCode(excerpt); ok && code != "00" {
+			out.ErrorKind = ErrKindNIResponse
+			out.Error = fmt.Sprintf("NI response code %q: %s", code, desc)
+		}
+	}
+	return out
+}
+
+// niResponseCode reads response.status.code from an NI answer, if present.
+func niResponseCode(body []byte) (code, description string, ok bool) {
+	var ans struct {
+		Response *struct {
+			Status *struct {
+				Code        *string `json:"code"`
+				Description string  `json:"description"`
+			} `json:"status"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(body, &ans) != nil || ans.Response == nil || ans.Response.Status == nil || ans.Response.Status.Code == nil {
+		return "", "", false
+	}
+	return *ans.Response.Status.Code, ans.Response.Status.Description, true
+}
+
+// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// classify names the kind of a transport error for the attempt log.
+func classify(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		return ErrKindBlocked
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrKindTimeout
+	case errors.As(err, &dnsErr):
+		return ErrKindDNS
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
+		errors.As(err, &recordErr), errors.As(err, &alertErr):
+		return ErrKindTLS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ErrKindConnectionRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrKindConnectionReset
+	default:
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			return ErrKindTimeout
+		}
+		return ErrKindConnection
+	}
+}
+
+// Target is a webhook prepared for sending: its signer and authorization
+// header are computed once, not per attempt.
+type Target struct {
+	Webhook       store.Webhook
+	signer        *signature.Signer
+	authorization string
+	signUntil     time.Time // when the previous secret stops signing (zero: never rebuild)
+}
+
+// NewTarget prepares w for sending at now.
+func NewTarget(w store.Webhook, now time.Time) (*Target, error) {
+	secrets := w.Secrets(now)
+	signer, err := signature.NewSigner(secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s secret: %w", w.ID, err)
+	}
+	t := &Target{Webhook: w, signer: signer}
+	if len(secrets) > 1 {
+		t.signUntil = w.PreviousSecretUntil
+	}
+	if w.Config.BasicAuthUsername != "" || w.Config.BasicAuthPassword != "" {
+		t.authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(w.Config.BasicAuthUsername+":"+w.Config.BasicAuthPassword))
+	}
+	return t, nil
+}
+
+// Stale reports whether t no longer matches w at now (w changed, or the
+// previous secret's grace period ended).
+func (t *Target) Stale(w *store.Webhook, now time.Time) bool {
+	return !t.Webhook.Modified.Equal(w.Modified) || (!t.signUntil.IsZero() && !now.Before(t.signUntil))
+}
+
+func (t *Target) setHeaders(h http.Header, m Message, userAgent string) {
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", userAgent)
+	for _, ch := range t.Webhook.Config.CustomHeaders {
+		h.Add(ch.Name, ch.Value)
+	}
+	if t.authorization != "" {
+		h.Set("Authorization", t.authorization)
+	}
+	h.Set("Herald-Event", m.Event)
+	h.Set("Herald-Attempt", strconv.Itoa(m.Attempt))
+	t.signer.SetHeaders(h, m.ID, m.Timestamp, m.Body)
+}

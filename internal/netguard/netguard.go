@@ -1,0 +1,93 @@
+// Package netguard keeps Herald from being turned against its own network
+// (SSRF): it refuses connections to loopback, private, link-local,
+// multicast, unspecified and other non-public addresses. The check runs on
+// the resolved address of every connection, so a hostname that changes its
+// DNS answer after registration is still caught.
+package netguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// ErrBlocked is returned (wrapped) for a refused address.
+var ErrBlocked = errors.New("address not allowed")
+
+// Non-public ranges that netip's predicates do not cover.
+var blockedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT, also some cloud metadata
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (can reach IPv4 private space)
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
+	netip.MustParsePrefix("100::/64"),       // discard-only
+	netip.MustParsePrefix("2002::/16"),      // 6to4 (embeds IPv4)
+	netip.MustParsePrefix("192.88.99.0/24"), // 6to4 relay anycast
+	netip.MustParsePrefix("169.254.0.0/16"), // link-local, cloud metadata (169.254.169.254)
+	netip.MustParsePrefix("fd00:ec2::/32"),  // AWS metadata over IPv6 (inside fc00::/7 too)
+	netip.MustParsePrefix("255.255.255.255/32"),
+}
+
+// Guard decides which addresses Herald may connect to. The zero value
+// refuses every non-public address.
+type Guard struct {
+	// AllowPrivate lets every address through (development and tests).
+	AllowPrivate bool
+}
+
+// CheckAddr refuses a non-public address unless private targets are allowed.
+func (g Guard) CheckAddr(a netip.Addr) error {
+	if g.AllowPrivate {
+		return nil
+	}
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return fmt.Errorf("%s: %w", a, ErrBlocked)
+	}
+	for _, p := range blockedPrefixes {
+		if p.Contains(a) {
+			return fmt.Errorf("%s: %w", a, ErrBlocked)
+		}
+	}
+	return nil
+}
+
+// Control is a net.Dialer Control function: it runs after DNS resolution,
+// on the exact address about to be dialled.
+func (g Guard) Control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("dial %s %s: %w", network, address, ErrBlocked)
+	}
+	return g.CheckAddr(ap.Addr())
+}
+
+// CheckHost resolves host and refuses it if any of its addresses is not
+// allowed. A literal IP address is checked without resolving.
+func (g Guard) CheckHost(ctx context.Context, r *net.Resolver, host string) error {
+	if g.AllowPrivate {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return g.CheckAddr(a)
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if err := g.CheckAddr(a); err != nil {
+			return fmt.Errorf("%s resolves to %w", host, err)
+		}
+	}
+	return nil
+}

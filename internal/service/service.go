@@ -1,0 +1,200 @@
+// Package service assembles a running Herald: store, dispatcher and HTTP
+// API, with the first-start bootstrap and graceful shutdown.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// Config is what `herald serve` is started with.
+type Config struct {
+	Addr                 string
+	DataDir              string
+	AdminKey             string
+	RetrySchedule        []time.Duration
+	AllowHTTP            bool
+	AllowPrivateTargets  bool
+	MaxWebhooksPerTenant int
+	ShutdownGrace        time.Duration
+	Version              string
+	Logger               *slog.Logger
+	// Out receives the one-time admin key notice (stdout for the CLI).
+	Out io.Writer
+}
+
+// Service is a running Herald.
+type Service struct {
+	store    *sqlite.Store
+	lock     *os.File
+	listener net.Listener
+	http     *http.Server
+	log      *slog.Logger
+
+	stopDispatch context.CancelFunc
+	dispatched   chan error
+	served       chan error
+	closeOnce    sync.Once
+	closeErr     error
+}
+
+// Start opens the data directory, bootstraps it on first use, and starts
+// the dispatcher and the HTTP API. Stop it with Close.
+func Start(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if len(cfg.RetrySchedule) == 0 {
+		cfg.RetrySchedule = delivery.DefaultSchedule
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	lock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "herald.db"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Service{store: st, lock: lock, log: cfg.Logger}
+	fail := func(err error) (*Service, error) {
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
+	// This process holds the directory lock, so no other dispatcher can own
+	// a lease: whatever a crashed run had in flight is due again now.
+	if n, err := st.ReleaseLeases(ctx, ""); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		cfg.Logger.Info("resuming notifications that were in flight when the last run stopped", "count", n)
+	}
+	if err := bootstrap(ctx, st, cfg); err != nil {
+		return fail(err)
+	}
+
+	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
+	sender := delivery.NewSender(guard, "Herald/"+cfg.Version)
+	disp := delivery.NewDispatcher(st, sender, delivery.Config{
+		Owner:         ownerID(),
+		Policy:        delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1},
+		ShutdownGrace: cfg.ShutdownGrace,
+		Logger:        cfg.Logger.With("component", "dispatcher"),
+	})
+	handler := api.New(api.Config{
+		Store: st, Catalog: catalog.New(), Sender: sender, Waker: disp, Guard: guard,
+		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant,
+		Logger: cfg.Logger.With("component", "api"),
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
+	}
+	s.listener = ln
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second, // a ping may wait up to 30 s for the endpoint
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopDispatch = stop
+	s.dispatched = make(chan error, 1)
+	s.served = make(chan error, 1)
+	go func() { s.dispatched <- disp.Run(dctx) }()
+	go func() { s.served <- s.http.Serve(ln) }()
+	cfg.Logger.Info("herald serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version)
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Service) Addr() string { return s.listener.Addr().String() }
+
+// Wait blocks until the HTTP server fails or ctx ends.
+func (s *Service) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.served:
+		s.served <- err
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close shuts down gracefully: the API stops accepting requests and lets
+// running ones finish, the dispatcher stops claiming, lets in-flight
+// attempts finish (within the shutdown grace), records them and releases
+// the rest, then the database is closed.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		errs := []error{}
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop http server: %w", err))
+		}
+		s.stopDispatch()
+		if err := <-s.dispatched; err != nil {
+			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))
+		}
+		errs = append(errs, s.store.Close(), s.lock.Close())
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("herald stopped")
+	})
+	return s.closeErr
+}
+
+// lockDir takes an exclusive lock on the data directory: one SQLite
+// database has one Herald serving it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "herald.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another herald serve: %w", dir, err)
+	}
+	return f, nil
+}
+
+// ownerID names this process in leases.
+func ownerID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}

@@ -1,0 +1,170 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const webhookColumns = `id, tenant_id, endpoint, events, status, config, secret, previous_secret, previous_secret_until, created_at, modified_at`
+
+// CreateWebhook stores a new webhook unless its tenant already has
+// maxPerTenant of them (0: no limit).
+func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant int) error {
+	events, config, err := encodeWebhook(w)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if maxPerTenant > 0 {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE tenant_id = ? AND deleted_at IS NULL`, w.TenantID).Scan(&n); err != nil {
+				return fmt.Errorf("count webhooks: %w", err)
+			}
+			if n >= maxPerTenant {
+				return fmt.Errorf("tenant has %d webhooks: %w", n, store.ErrLimit)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.TenantID, w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified))
+		if err != nil {
+			return fmt.Errorf("create webhook: %w", err)
+		}
+		return nil
+	})
+}
+
+// Webhook returns one of a tenant's webhooks.
+func (s *Store) Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error) {
+	return getWebhook(ctx, s.r, tenantID, id)
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func getWebhook(ctx context.Context, q queryer, tenantID, id string) (store.Webhook, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`, id, tenantID)
+	if err != nil {
+		return store.Webhook{}, fmt.Errorf("get webhook: %w", err)
+	}
+	ws, err := scanWebhooks(rows)
+	if err != nil {
+		return store.Webhook{}, err
+	}
+	if len(ws) == 0 {
+		return store.Webhook{}, fmt.Errorf("webhook %q: %w", id, store.ErrNotFound)
+	}
+	return ws[0], nil
+}
+
+// Webhooks lists a tenant's webhooks in creation order.
+func (s *Store) Webhooks(ctx context.Context, tenantID string, p store.Page) ([]store.Webhook, store.Paging, error) {
+	limit := pageLimit(p)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE tenant_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`, tenantID, p.After, limit+1)
+	if err != nil {
+		return nil, store.Paging{}, fmt.Errorf("list webhooks: %w", err)
+	}
+	ws, err := scanWebhooks(rows)
+	if err != nil {
+		return nil, store.Paging{}, err
+	}
+	ws, paging := trim(ws, limit, func(w store.Webhook) string { return w.ID })
+	return ws, paging, nil
+}
+
+// UpdateWebhook applies change to a webhook inside one transaction, so that
+// concurrent updates and secret rotations never lose each other's writes.
+// change may return an error to abandon the update.
+func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error) {
+	var out store.Webhook
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		w, err := getWebhook(ctx, tx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		if err := change(&w); err != nil {
+			return err
+		}
+		events, config, err := encodeWebhook(w)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
+			previous_secret = ?, previous_secret_until = ?, modified_at = ? WHERE id = ? AND tenant_id = ?`,
+			w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Modified), id, tenantID)
+		if err != nil {
+			return fmt.Errorf("update webhook: %w", err)
+		}
+		out = w
+		return nil
+	})
+	return out, err
+}
+
+// DeleteWebhook removes a webhook and cancels its pending notifications in
+// one transaction. Its delivered and expired notifications stay searchable.
+func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time.Time) (cancelled int, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET deleted_at = ?, modified_at = ? WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`,
+			ms(now), ms(now), id, tenantID)
+		if err != nil {
+			return fmt.Errorf("delete webhook: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("webhook %q: %w", id, store.ErrNotFound)
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE notifications SET status = 'CANCELLED', lease_owner = NULL, lease_token = NULL,
+			lease_expires_at = 0, modified_at = ? WHERE webhook_id = ? AND status = 'PENDING'`, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("cancel notifications: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		cancelled = int(n)
+		return nil
+	})
+	return cancelled, err
+}
+
+func encodeWebhook(w store.Webhook) (events, config []byte, err error) {
+	if events, err = json.Marshal(w.Events); err != nil {
+		return nil, nil, fmt.Errorf("encode webhook events: %w", err)
+	}
+	if config, err = json.Marshal(w.Config); err != nil {
+		return nil, nil, fmt.Errorf("encode webhook config: %w", err)
+	}
+	return events, config, nil
+}
+
+func scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
+	defer rows.Close()
+	var out []store.Webhook
+	for rows.Next() {
+		var w store.Webhook
+		var events, config []byte
+		var prevUntil, created, modified int64
+		if err := rows.Scan(&w.ID, &w.TenantID, &w.Endpoint, &events, &w.Status, &config, &w.Secret,
+			&w.PreviousSecret, &prevUntil, &created, &modified); err != nil {
+			return nil, fmt.Errorf("scan webhook: %w", err)
+		}
+		if err := json.Unmarshal(events, &w.Events); err != nil {
+			return nil, fmt.Errorf("decode webhook %s events: %w", w.ID, err)
+		}
+		if err := json.Unmarshal(config, &w.Config); err != nil {
+			return nil, fmt.Errorf("decode webhook %s config: %w", w.ID, err)
+		}
+		w.PreviousSecretUntil = fromMS(prevUntil)
+		w.Created = fromMS(created)
+		w.Modified = fromMS(modified)
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan webhooks: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,277 @@
+// Package store holds Herald's durable records (tenants, API keys, webhooks,
+// events, notifications and their attempts) and the errors its backends
+// report. The backends live in sub-packages; callers define the narrow
+// interfaces they need.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors every backend reports, so callers can map them to answers.
+var (
+	// ErrNotFound: no such record in the caller's tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique name or key is already taken.
+	ErrConflict = errors.New("already exists")
+	// ErrIdempotencyMismatch: an idempotency key was reused with another body.
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	// ErrLimit: the tenant already has as many of a resource as allowed.
+	ErrLimit = errors.New("limit reached")
+)
+
+// Role is what an API key may do.
+type Role string
+
+// The roles of SPEC section 2.
+const (
+	RoleAdmin     Role = "admin"
+	RoleClient    Role = "client"
+	RolePublisher Role = "publisher"
+)
+
+// Tenant is one client of the platform; every other record belongs to one.
+type Tenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
+// APIKey is a credential. Only its SHA-256 hash is stored; Prefix is the
+// first characters of the key, kept so people can tell keys apart.
+type APIKey struct {
+	ID       string
+	TenantID string
+	Role     Role
+	Hash     string
+	Prefix   string
+	Created  time.Time
+	Revoked  *time.Time
+}
+
+// Webhook statuses a client may set. FAILING is reported, never stored.
+const (
+	WebhookActive   = "ACTIVE"
+	WebhookDisabled = "DISABLED"
+)
+
+// Delivery formats of a webhook.
+const (
+	FormatNCore = "ncore"
+	FormatNI    = "ni"
+)
+
+// Webhook is a registered endpoint with its subscriptions and credentials.
+type Webhook struct {
+	ID       string
+	TenantID string
+	Endpoint string
+	Events   []string
+	Status   string
+	Config   WebhookConfig
+	// Secret signs deliveries; PreviousSecret keeps signing alongside it
+	// until PreviousSecretUntil after a rotation.
+	Secret              string
+	PreviousSecret      string
+	PreviousSecretUntil time.Time
+	Created             time.Time
+	Modified            time.Time
+}
+
+// WebhookConfig is how a webhook wants to be called. It is stored as JSON;
+// the tags are the storage names.
+type WebhookConfig struct {
+	BasicAuthUsername    string        `json:"basic_auth_username,omitempty"`
+	BasicAuthPassword    string        `json:"basic_auth_password,omitempty"`
+	CustomHeaders        []Header      `json:"custom_headers,omitempty"`
+	Format               string        `json:"format"`
+	TimeoutSeconds       int           `json:"timeout_seconds"`
+	MaxInFlight          int           `json:"max_in_flight"`
+	MaxRetries           *int          `json:"max_retries,omitempty"`
+	RetryIntervalSeconds *int          `json:"retry_interval_seconds,omitempty"`
+	OAuth2               *OAuth2Config `json:"oauth2,omitempty"`
+}
+
+// Header is one custom header sent with every delivery.
+type Header struct {
+	Name  string `json:"header_name"`
+	Value string `json:"header_value"`
+}
+
+// OAuth2Config holds client-credentials grant settings.
+type OAuth2Config struct {
+	TokenURL     string `json:"token_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// Subscribes reports whether the webhook wants events called name.
+func (w *Webhook) Subscribes(name string) bool {
+	for _, e := range w.Events {
+		if e == name || e == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Secrets lists the secrets that sign a delivery at now: the current one and,
+// within its grace period, the previous one.
+func (w *Webhook) Secrets(now time.Time) []string {
+	if w.PreviousSecret != "" && now.Before(w.PreviousSecretUntil) {
+		return []string{w.Secret, w.PreviousSecret}
+	}
+	return []string{w.Secret}
+}
+
+// Event is one message published by the platform, stored as published.
+type Event struct {
+	ID       string
+	TenantID string
+	Name     string
+	Payload  json.RawMessage
+	Created  time.Time
+}
+
+// Notification statuses (SPEC section 3).
+const (
+	StatusPending   = "PENDING"
+	StatusDelivered = "DELIVERED"
+	StatusExpired   = "EXPIRED"
+	StatusCancelled = "CANCELLED"
+)
+
+// Notification is one event addressed to one webhook.
+type Notification struct {
+	ID        string
+	TenantID  string
+	EventID   string
+	WebhookID string
+	EventName string
+	Status    string
+	// Attempts counts every attempt ever made; RetryBase is the value of
+	// Attempts when the current retry budget began (a re-send starts a new
+	// budget without renumbering attempts).
+	Attempts      int
+	RetryBase     int
+	NextAttemptAt time.Time
+	Created       time.Time
+	Modified      time.Time
+	Payload       json.RawMessage
+	AttemptLog    []Attempt
+}
+
+// Attempt is one HTTP request of a notification.
+type Attempt struct {
+	NotificationID string
+	Number         int
+	Started        time.Time
+	Duration       time.Duration
+	StatusCode     int
+	ResponseBody   string
+	// ErrorKind classifies a failure (timeout, connection_refused, dns, tls,
+	// blocked_address, http_status, redirect, ...); empty on success.
+	ErrorKind string
+	Error     string
+}
+
+// Page asks for one page of a listing: at most Limit items after the item
+// whose id is After (empty: from the start).
+type Page struct {
+	Limit int
+	After string
+}
+
+// Paging says where a listing continues.
+type Paging struct {
+	After   string
+	HasMore bool
+}
+
+// PublishRequest is one atomic publish of one or more events.
+type PublishRequest struct {
+	TenantID string
+	Events   []Event
+	// IdempotencyKey, when set, makes a repeat within IdempotencyWindow
+	// return the first answer. RequestHash tells a true repeat from a reuse
+	// of the key with another body.
+	IdempotencyKey    string
+	RequestHash       string
+	IdempotencyWindow time.Duration
+	Now               time.Time
+}
+
+// NotificationRef names a notification created by a publish.
+type NotificationRef struct {
+	ID        string
+	WebhookID string
+}
+
+// PublishedEvent is an event and the notifications it fanned out to.
+type PublishedEvent struct {
+	Event         Event
+	Notifications []NotificationRef
+}
+
+// PublishResult answers a publish. Replayed is true when an earlier publish
+// with the same idempotency key is returned instead.
+type PublishResult struct {
+	Events   []PublishedEvent
+	Replayed bool
+}
+
+// NotificationFilter selects notifications for search and re-send. Zero
+// fields match everything.
+type NotificationFilter struct {
+	TenantID        string
+	NotificationIDs []string
+	EventID         string
+	WebhookID       string
+	EventName       string
+	Status          string
+	From, To        time.Time
+}
+
+// ClaimRequest asks for up to Limit due notifications of one webhook.
+type ClaimRequest struct {
+	WebhookID string
+	Limit     int
+}
+
+// Claim leases due notifications to one dispatcher until LeaseUntil.
+type Claim struct {
+	Owner      string
+	Now        time.Time
+	LeaseUntil time.Time
+	Requests   []ClaimRequest
+}
+
+// Claimed is a leased notification ready for an attempt. Attempt is the
+// number of the attempt about to be made.
+type Claimed struct {
+	ID         string
+	TenantID   string
+	EventID    string
+	WebhookID  string
+	EventName  string
+	Attempt    int
+	RetryBase  int
+	Payload    json.RawMessage
+	Published  time.Time
+	LeaseToken string
+}
+
+// AttemptResult is the outcome of one attempt, to be recorded with the
+// notification's next state. A result whose lease was lost (the lease ran out
+// and another dispatcher took the notification) records the attempt only.
+type AttemptResult struct {
+	LeaseToken string
+	Attempt    Attempt
+	// Status is the notification's new status: StatusDelivered,
+	// StatusPending (retry at NextAttemptAt) or StatusExpired.
+	Status        string
+	NextAttemptAt time.Time
+}
