@@ -7,7 +7,6 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -65,8 +64,15 @@ func New() *Catalog {
 	return c
 }
 
-// Types lists the event types in catalogue order.
-func (c *Catalog) Types() []Type { return slices.Clone(types) }
+// Types lists the event types in catalogue order. The result is a deep copy:
+// changing it (its Variants included) does not change the catalogue.
+func (c *Catalog) Types() []Type {
+	out := slices.Clone(types)
+	for i := range out {
+		out[i].Variants = slices.Clone(out[i].Variants)
+	}
+	return out
+}
 
 // Lookup returns the event type called name.
 func (c *Catalog) Lookup(name string) (Type, bool) {
@@ -102,31 +108,37 @@ func (e *PayloadError) Error() string {
 // International envelope ({"id", "type", "timestamp", "details"}) with a token
 // notification type is NITokenNotification.
 func (c *Catalog) EventName(payload []byte) (string, error) {
-	var head struct {
-		Event   *json.RawMessage `json:"event"`
-		Type    *string          `json:"type"`
-		Details *json.RawMessage `json:"details"`
-	}
 	if !json.Valid(payload) {
 		return "", &PayloadError{Message: "body is not valid JSON"}
 	}
 	if trimmed := bytes.TrimSpace(payload); len(trimmed) == 0 || trimmed[0] != '{' {
 		return "", &PayloadError{Message: "the event must be a JSON object"}
 	}
-	if err := json.Unmarshal(payload, &head); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return "", &PayloadError{Field: typeErr.Field, Message: "must be a string"}
-		}
+	// A map, not a struct: member names must match exactly ("EVENT" is not
+	// "event"), as they will for every receiver.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &members); err != nil {
 		return "", &PayloadError{Message: "body is not valid JSON: " + err.Error()}
+	}
+	var head struct{ Event, Type, Details *json.RawMessage }
+	for name, ptr := range map[string]**json.RawMessage{"event": &head.Event, "type": &head.Type, "details": &head.Details} {
+		if v, ok := members[name]; ok && string(v) != "null" {
+			*ptr = &v
+		}
 	}
 	if head.Event == nil {
 		if head.Type != nil && head.Details != nil {
+			// "type" is read only for an NI envelope: in an nCore payload it
+			// is an ordinary member of any JSON type.
+			var typ string
+			if err := json.Unmarshal(*head.Type, &typ); err != nil {
+				return "", &PayloadError{Field: "type", Message: "must be a string"}
+			}
 			t := c.byName[NITokenNotification]
-			if slices.Contains(t.Variants, *head.Type) {
+			if slices.Contains(t.Variants, typ) {
 				return NITokenNotification, nil
 			}
-			return "", &PayloadError{Field: "type", Message: fmt.Sprintf("unknown NI notification type %q", *head.Type)}
+			return "", &PayloadError{Field: "type", Message: fmt.Sprintf("unknown NI notification type %q", typ)}
 		}
 		return "", &PayloadError{Field: "event", Message: "is required"}
 	}

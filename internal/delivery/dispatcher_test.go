@@ -1,7 +1,7 @@
 package delivery_test
 
 import (
-		"fmt"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"

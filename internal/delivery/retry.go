@@ -72,8 +72,8 @@ func (p Policy) Next(cfg store.WebhookConfig, attempt int, retryAfter time.Durat
 	if p.Jitter > 0 && wait > 0 {
 		wait += time.Duration(rand.Float64() * p.Jitter * float64(wait))
 	}
-	if retryAfter > wait {
-		wait = min(retryAfter, MaxRetryAfter)
-	}
+	// A longer Retry-After is honoured up to MaxRetryAfter; the cap never
+	// shortens the wait the policy already chose.
+	wait = max(wait, min(retryAfter, MaxRetryAfter))
 	return wait, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		stmt, err := tx.PrepareContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
 			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
 				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base`)
+			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
 		if err != nil {
 			return fmt.Errorf("prepare claim: %w", err)
 		}
@@ -86,19 +87,26 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			if err != nil {
 				return fmt.Errorf("claim notifications: %w", err)
 			}
+			// RETURNING yields rows in no particular order; put them back
+			// in the order they were chosen: oldest due first.
+			var due []int64
+			start := len(out)
 			for rows.Next() {
 				var n store.Claimed
-				if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase); err != nil {
+				var next int64
+				if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
 					rows.Close()
 					return fmt.Errorf("scan claim: %w", err)
 				}
 				n.Attempt++
 				n.LeaseToken = token
 				out = append(out, n)
+				due = append(due, next)
 			}
 			if err := rows.Close(); err != nil {
 				return fmt.Errorf("claim notifications: %w", err)
 			}
+			sort.Sort(byDue{out[start:], due})
 		}
 		return attachPayloads(ctx, tx, out)
 	})
@@ -106,6 +114,24 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		return nil, err
 	}
 	return out, nil
+}
+
+// byDue sorts claimed notifications by due time, then id.
+type byDue struct {
+	c   []store.Claimed
+	due []int64
+}
+
+func (b byDue) Len() int { return len(b.c) }
+func (b byDue) Less(i, j int) bool {
+	if b.due[i] != b.due[j] {
+		return b.due[i] < b.due[j]
+	}
+	return b.c[i].ID < b.c[j].ID
+}
+func (b byDue) Swap(i, j int) {
+	b.c[i], b.c[j] = b.c[j], b.c[i]
+	b.due[i], b.due[j] = b.due[j], b.due[i]
 }
 
 // attachPayloads reads the event payload of each claimed notification.
@@ -154,7 +180,7 @@ func (s *Store) Complete(ctx context.Context, results []store.AttemptResult, now
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
-			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare attempt insert: %w", err)
 		}
@@ -279,7 +305,7 @@ func attachAttempts(ctx context.Context, tx *sql.Tx, notes []store.Notification)
 		args[i] = n.ID
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error
-		FROM attempts WHERE notification_id IN (`+placeholders(len(args))+`) ORDER BY notification_id, number`, args...)
+		FROM attempts WHERE notification_id IN (`+placeholders(len(args))+`) ORDER BY notification_id, number, id`, args...)
 	if err != nil {
 		return fmt.Errorf("read attempts: %w", err)
 	}

@@ -67,6 +67,9 @@ func dsn(path, txlock string, extra ...string) string {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
+	// SQLite reads the path as a URI: '?' and '#' would end it and '%'
+	// would start an escape, putting the database somewhere else.
+	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + path + "?" + q.Encode()
 }
 

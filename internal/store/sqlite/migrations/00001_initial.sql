@@ -70,7 +70,11 @@ CREATE INDEX notifications_due ON notifications (webhook_id, next_attempt_at) WH
 CREATE INDEX notifications_event ON notifications (event_id);
 CREATE INDEX notifications_tenant ON notifications (tenant_id, id);
 
+-- Attempts are numbered as Herald-Attempt was sent. Two attempts may share a
+-- number when a lease ran out mid-attempt and another dispatcher took over;
+-- both are kept.
 CREATE TABLE attempts (
+    id              INTEGER PRIMARY KEY,
     notification_id TEXT NOT NULL,
     number          INTEGER NOT NULL,
     started_at      INTEGER NOT NULL,
@@ -78,9 +82,9 @@ CREATE TABLE attempts (
     status_code     INTEGER NOT NULL DEFAULT 0,
     response_body   TEXT NOT NULL DEFAULT '',
     error_kind      TEXT NOT NULL DEFAULT '',
-    error           TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (notification_id, number)
+    error           TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX attempts_notification ON attempts (notification_id, number);
 
 -- +goose Down
 DROP TABLE attempts;

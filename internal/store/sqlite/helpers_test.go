@@ -1,0 +1,280 @@
+package sqlite_test
+
+// The tests of this package are written against testStore, the store methods
+// Herald uses, and take a constructor of fresh stores, so that another
+// backend (PostgreSQL) can run the same bodies with its own constructor:
+//
+//	func TestPostgresTenants(t *testing.T) { testTenants(t, newPostgresStore) }
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// testStore is every store method these tests exercise.
+type testStore interface {
+	CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error
+	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
+	Tenants(ctx context.Context, p store.Page) ([]store.Tenant, store.Paging, error)
+	CreateAPIKey(ctx context.Context, k store.APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
+	APIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
+
+	CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant int) error
+	Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error)
+	Webhooks(ctx context.Context, tenantID string, p store.Page) ([]store.Webhook, store.Paging, error)
+	UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error)
+	DeleteWebhook(ctx context.Context, tenantID, id string, now time.Time) (int, error)
+
+	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
+	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
+
+	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
+	NextDue(ctx context.Context, after time.Time) (time.Time, error)
+	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
+	Complete(ctx context.Context, results []store.AttemptResult, now time.Time) error
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
+	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
+	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
+
+	Close() error
+}
+
+var _ testStore = (*sqlite.Store)(nil)
+
+// newStoreFunc returns a fresh, empty store (closed when the test ends) and
+// a function that opens another handle on the same database, as a restarted
+// process would; call it only after closing the first handle.
+type newStoreFunc func(tb testing.TB) (testStore, func() testStore)
+
+// newSQLiteStore is the SQLite constructor: a real database file in a
+// temporary directory.
+func newSQLiteStore(tb testing.TB) (testStore, func() testStore) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "herald.db")
+	open := func() testStore {
+		tb.Helper()
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			tb.Fatalf("open %s: %v", path, err)
+		}
+		tb.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	return open(), open
+}
+
+// t0 is the tests' clock origin, on a millisecond so that stored times
+// compare equal.
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func ctxOf(tb testing.TB) context.Context { return tb.Context() }
+
+func mustTenant(tb testing.TB, s testStore) store.Tenant {
+	tb.Helper()
+	id := newID()
+	t := store.Tenant{ID: id, Name: "tenant-" + id, Created: t0}
+	if err := s.CreateTenant(ctxOf(tb), t); err != nil {
+		tb.Fatalf("create tenant: %v", err)
+	}
+	return t
+}
+
+func newKey(tenantID string, role store.Role) store.APIKey {
+	id := newID()
+	sum := sha256.Sum256([]byte("key-" + id))
+	return store.APIKey{ID: id, TenantID: tenantID, Role: role, Hash: hex.EncodeToString(sum[:]), Prefix: "hk_" + id[:6], Created: t0}
+}
+
+func newWebhook(tenantID string, events ...string) store.Webhook {
+	id := newID()
+	return store.Webhook{
+		ID: id, TenantID: tenantID, Endpoint: "https://client.example/hooks/" + id, Events: events,
+		Status: store.WebhookActive,
+		Config: store.WebhookConfig{Format: store.FormatNCore, TimeoutSeconds: 10, MaxInFlight: 16},
+		Secret: "whsec_" + id, Created: t0, Modified: t0,
+	}
+}
+
+func mustWebhook(tb testing.TB, s testStore, tenantID string, events ...string) store.Webhook {
+	tb.Helper()
+	w := newWebhook(tenantID, events...)
+	if err := s.CreateWebhook(ctxOf(tb), w, 0); err != nil {
+		tb.Fatalf("create webhook: %v", err)
+	}
+	return w
+}
+
+func newEvent(name string, at time.Time) store.Event {
+	id := newID()
+	return store.Event{ID: id, Name: name, Created: at,
+		Payload: json.RawMessage(fmt.Sprintf(`{"event":%q,"id":%q}`, name, id))}
+}
+
+// publish stores one event without an idempotency key.
+func publish(tb testing.TB, s testStore, tenantID, name string, at time.Time) store.PublishedEvent {
+	tb.Helper()
+	res, err := s.Publish(ctxOf(tb), store.PublishRequest{TenantID: tenantID, Events: []store.Event{newEvent(name, at)}, Now: at})
+	if err != nil {
+		tb.Fatalf("publish %s: %v", name, err)
+	}
+	if len(res.Events) != 1 {
+		tb.Fatalf("publish %s: %d events in result, want 1", name, len(res.Events))
+	}
+	return res.Events[0]
+}
+
+// claim claims up to limit notifications of each webhook at now, leased for
+// 30 seconds.
+func claim(tb testing.TB, s testStore, owner string, now time.Time, limit int, hookIDs ...string) []store.Claimed {
+	tb.Helper()
+	c := store.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(30 * time.Second)}
+	for _, id := range hookIDs {
+		c.Requests = append(c.Requests, store.ClaimRequest{WebhookID: id, Limit: limit})
+	}
+	got, err := s.Claim(ctxOf(tb), c)
+	if err != nil {
+		tb.Fatalf("claim: %v", err)
+	}
+	return got
+}
+
+// result builds the outcome of the attempt a claim is for.
+func result(c store.Claimed, status string, started, next time.Time) store.AttemptResult {
+	a := store.Attempt{NotificationID: c.ID, Number: c.Attempt, Started: started, Duration: 1500 * time.Microsecond}
+	if status == store.StatusDelivered {
+		a.StatusCode, a.ResponseBody = 200, "ok"
+	} else {
+		a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error = 500, "boom", "http_status", "HTTP 500"
+	}
+	return store.AttemptResult{LeaseToken: c.LeaseToken, Attempt: a, Status: status, NextAttemptAt: next}
+}
+
+func complete(tb testing.TB, s testStore, now time.Time, results ...store.AttemptResult) {
+	tb.Helper()
+	if err := s.Complete(ctxOf(tb), results, now); err != nil {
+		tb.Fatalf("complete: %v", err)
+	}
+}
+
+// searchAll follows every page of a search, pageSize at a time.
+func searchAll(tb testing.TB, s testStore, f store.NotificationFilter) []store.Notification {
+	tb.Helper()
+	var out []store.Notification
+	p := store.Page{Limit: 100}
+	for range 10000 {
+		page, paging, err := s.SearchNotifications(ctxOf(tb), f, p)
+		if err != nil {
+			tb.Fatalf("search %+v: %v", f, err)
+		}
+		out = append(out, page...)
+		if !paging.HasMore {
+			return out
+		}
+		p.After = paging.After
+	}
+	tb.Fatal("search did not end")
+	return nil
+}
+
+// note returns one notification by id through search.
+func note(tb testing.TB, s testStore, tenantID, id string) store.Notification {
+	tb.Helper()
+	got := searchAll(tb, s, store.NotificationFilter{TenantID: tenantID, NotificationIDs: []string{id}})
+	if len(got) != 1 {
+		tb.Fatalf("notification %s: found %d, want 1", id, len(got))
+	}
+	return got[0]
+}
+
+func noteIDs(ns []store.Notification) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.ID
+	}
+	return out
+}
+
+func claimedIDs(cs []store.Claimed) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+func hookIDs(ws []store.Webhook) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.ID
+	}
+	return out
+}
+
+func refIDs(pe store.PublishedEvent) []string {
+	out := make([]string, len(pe.Notifications))
+	for i, r := range pe.Notifications {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func wantErr(tb testing.TB, err, target error, what string) {
+	tb.Helper()
+	if !errors.Is(err, target) {
+		tb.Fatalf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+func noErr(tb testing.TB, err error, what string) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+}
+
+// jsonOf renders v for whole-value comparisons (times in UTC).
+func jsonOf(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatalf("marshal: %v", err)
+	}
+	return string(b)
+}
+
+func utcWebhook(w store.Webhook) store.Webhook {
+	w.Created, w.Modified, w.PreviousSecretUntil = w.Created.UTC(), w.Modified.UTC(), w.PreviousSecretUntil.UTC()
+	return w
+}
+
+func sameWebhook(tb testing.TB, got, want store.Webhook, what string) {
+	tb.Helper()
+	if g, w := jsonOf(tb, utcWebhook(got)), jsonOf(tb, utcWebhook(want)); g != w {
+		tb.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
