@@ -96,9 +96,17 @@ func decodeBytes(body []byte, dst any) *apiError {
 		switch {
 		case errors.As(err, &typeErr):
 			if typeErr.Field == "" {
-				return invalid("", "request body must be a JSON %s", kindName(reflect.TypeOf(dst).Elem()))
+				return invalid("", "request body must be %s", kindName(reflect.TypeOf(dst).Elem()))
 			}
-			return invalid(typeErr.Field, "must be %s", kindName(typeErr.Type))
+			// typeErr.Field has no array indexes ("events", not "events[1]").
+			field := typeErr.Field
+			var raw any
+			if json.Unmarshal(body, &raw) == nil {
+				if p := wrongType(raw, reflect.TypeOf(dst).Elem(), ""); p != "" {
+					field = p
+				}
+			}
+			return invalid(field, "must be %s", kindName(typeErr.Type))
 		case errors.As(err, &syntaxErr):
 			return invalid("", "request body is not valid JSON: %v", err)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -109,7 +117,8 @@ func decodeBytes(body []byte, dst any) *apiError {
 			return invalid("", "request body is not valid JSON: %v", err)
 		}
 	}
-	if dec.More() {
+	// dec.More misses a stray '}' or ']' after the value: check the rest.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return invalid("", "request body must hold one JSON value")
 	}
 	return nil
@@ -147,15 +156,7 @@ func unknownField(raw any, t reflect.Type, path string) string {
 		if t.Kind() != reflect.Struct {
 			return ""
 		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" {
-				name = f.Name
-			}
-			fields[strings.ToLower(name)] = f.Type
-		}
+		fields := jsonFields(t)
 		for _, key := range slices.Sorted(maps.Keys(v)) {
 			val := v[key]
 			ft, ok := fields[strings.ToLower(key)]
@@ -180,9 +181,78 @@ func unknownField(raw any, t reflect.Type, path string) string {
 	return ""
 }
 
+// jsonFields maps the lower-cased JSON member names of struct t to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		fields[strings.ToLower(name)] = f.Type
+	}
+	return fields
+}
+
 func joinPath(path, key string) string {
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// wrongType finds the path of the first member of raw whose JSON type t
+// cannot hold ("config.custom_headers[1].header_name"), or "".
+func wrongType(raw any, t reflect.Type, path string) string {
+	if raw == nil || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return ""
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Interface {
+		return ""
+	}
+	switch v := raw.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return path
+		}
+		fields := jsonFields(t)
+		for _, key := range slices.Sorted(maps.Keys(v)) {
+			if ft, ok := fields[strings.ToLower(key)]; ok {
+				if found := wrongType(v[key], ft, joinPath(path, key)); found != "" {
+					return found
+				}
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return path
+		}
+		for i, item := range v {
+			if found := wrongType(item, t.Elem(), path+"["+strconv.Itoa(i)+"]"); found != "" {
+				return found
+			}
+		}
+	case string:
+		if t.Kind() != reflect.String {
+			return path
+		}
+	case bool:
+		if t.Kind() != reflect.Bool {
+			return path
+		}
+	case float64:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		default:
+			return path
+		}
+	}
+	return ""
 }

@@ -60,7 +60,7 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 // newEvent checks one payload against the catalogue; prefix is the JSON
 // path of the payload in the request ("" or "events[3]").
 func (s *server) newEvent(payload []byte, prefix string, now time.Time) (store.Event, *apiError) {
-	name, err := s.Catalog.EventName(payload)
+	name, err := s.Catalog.Validate(payload)
 	if err != nil {
 		var pe *catalog.PayloadError
 		if errors.As(err, &pe) {

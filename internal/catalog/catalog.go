@@ -6,9 +6,13 @@ package catalog
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Wildcard subscribes a webhook to every event type.
@@ -18,58 +22,123 @@ const Wildcard = "*"
 // token notifications (envelope types AC, TC, TD, TE) are published.
 const NITokenNotification = "NI_TOKEN_NOTIFICATION"
 
-// Type describes one event type of the catalogue.
+//go:embed data/catalog.json data/schemas data/samples
+var data embed.FS
+
+// Type describes one event type of the catalogue: its JSON Schema, a
+// canonical sample, and its named variants.
 type Type struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Variants    []string `json:"variants,omitempty"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Variants    []Variant       `json:"variants"`
+	Schema      json.RawMessage `json:"schema"`
+	// Sample is the canonical sample (of the first variant, if any).
+	Sample json.RawMessage `json:"sample"`
+
+	schema *jsonschema.Schema
 }
 
-var types = []Type{
-	{Name: "CARD_STATUS_CHANGE", Description: "A card moved from one status to another (for example ACTIVE to SUSPENDED)."},
-	{Name: "TRANSACTION", Description: "A card authorization or an API wallet movement.",
-		Variants: []string{"PURCHASE", "CASH_WITHDRAWAL", "BALANCE_INQUIRY", "REFUND", "REVERSAL", "WALLET_CREDIT", "WALLET_DEBIT", "WALLET_TRANSFER"}},
-	{Name: "KYC_RESULT", Description: "The outcome of a user's KYC check.", Variants: []string{"SUBMITTED", "INCONCLUSIVE", "PASS"}},
-	{Name: "USER_CREATED", Description: "A user was created."},
-	{Name: "USER_STATUS_CHANGE", Description: "A user's status changed."},
-	{Name: "USER_DOCUMENT_ALERT", Description: "A user's identity document is about to expire or has expired.",
-		Variants: []string{"DOCUMENT_NEAR_EXPIRY", "DOCUMENT_EXPIRED"}},
-	{Name: "IDENTITY_VERIFICATION", Description: "Identity verification started on user creation or its reason code changed.",
-		Variants: []string{"USER_CREATION", "REASON_CODE_CHANGE"}},
-	{Name: "PIN_CHANGE", Description: "A card's PIN was set or changed."},
-	{Name: "EXPIRED_AUTH", Description: "An authorization hold expired without clearing."},
-	{Name: "CHARGE_APPLIED", Description: "A fee or charge was applied to an account."},
-	{Name: "ACCOUNT_STATUS_CHANGE", Description: "An account's status changed."},
-	{Name: "CARD_PROVISIONING", Description: "A card was provisioned to a digital wallet."},
-	{Name: "TOKEN_NOTIFICATION", Description: "A digital wallet token changed state."},
-	{Name: "SUCCESSFULLY_CREATED", Description: "A card or an account was created.", Variants: []string{"card_created", "account_created"}},
-	{Name: "CARD_DELIVERY_PARTNER_ASSIGNED", Description: "A delivery partner was assigned to a physical card."},
-	{Name: "CARD_DELIVERY_STATUS_CHANGED", Description: "A physical card's delivery status changed."},
-	{Name: NITokenNotification, Description: "Network International token notification (AC activation, TC completion, TD token events, TE token resume), delivered in the NI envelope.",
-		Variants: []string{"AC", "TC", "TD", "TE"}},
+// Variant is one documented shape of an event (a TRANSACTION PURCHASE, a
+// KYC_RESULT PASS, ...).
+type Variant struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Sample      json.RawMessage `json:"sample"`
+	// match holds the member paths and values that identify the variant;
+	// presentValue means the member only has to be there.
+	match map[string]string
 }
+
+// presentValue in a variant's match means "this member is present".
+const presentValue = "<present>"
 
 // Catalog is the set of known event types. It is immutable and safe for
 // concurrent use.
 type Catalog struct {
-	byName map[string]Type
+	types  []Type
+	byName map[string]*Type
 }
 
-// New returns the catalogue of every event type Herald knows.
-func New() *Catalog {
-	c := &Catalog{byName: make(map[string]Type, len(types))}
-	for _, t := range types {
-		c.byName[t.Name] = t
+// entry is one element of data/catalog.json.
+type entry struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Schema      string `json:"schema"`
+	Sample      string `json:"sample"`
+	Variants    []struct {
+		Name        string            `json:"name"`
+		Description string            `json:"description"`
+		Sample      string            `json:"sample"`
+		Match       map[string]string `json:"match"`
+	} `json:"variants"`
+}
+
+// New loads the embedded catalogue and compiles every schema once.
+func New() (*Catalog, error) {
+	raw, err := data.ReadFile("data/catalog.json")
+	if err != nil {
+		return nil, fmt.Errorf("read catalogue: %w", err)
 	}
-	return c
+	var entries []entry
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, fmt.Errorf("decode catalogue: %w", err)
+	}
+	compiler := jsonschema.NewCompiler()
+	compiler.DefaultDraft(jsonschema.Draft2020)
+	compiler.AssertFormat()
+	c := &Catalog{types: make([]Type, 0, len(entries)), byName: make(map[string]*Type, len(entries))}
+	for _, e := range entries {
+		t := Type{Name: e.Name, Description: e.Description, Variants: []Variant{}}
+		if t.Schema, err = readJSON(e.Schema); err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(t.Schema))
+		if err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", e.Name, err)
+		}
+		url := "https://herald.dev/" + e.Schema
+		if err := compiler.AddResource(url, doc); err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", e.Name, err)
+		}
+		if t.schema, err = compiler.Compile(url); err != nil {
+			return nil, fmt.Errorf("compile schema of %s: %w", e.Name, err)
+		}
+		if t.Sample, err = readJSON(e.Sample); err != nil {
+			return nil, err
+		}
+		for _, v := range e.Variants {
+			sample, err := readJSON(v.Sample)
+			if err != nil {
+				return nil, err
+			}
+			t.Variants = append(t.Variants, Variant{Name: v.Name, Description: v.Description, Sample: sample, match: v.Match})
+		}
+		c.types = append(c.types, t)
+	}
+	for i := range c.types {
+		c.byName[c.types[i].Name] = &c.types[i]
+	}
+	return c, nil
 }
 
-// Types lists the event types in catalogue order. The result is a deep copy:
-// changing it (its Variants included) does not change the catalogue.
+func readJSON(path string) (json.RawMessage, error) {
+	b, err := data.ReadFile("data/" + path)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue file %s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, fmt.Errorf("catalogue file %s: %w", path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Types lists the event types in catalogue order.
 func (c *Catalog) Types() []Type {
-	out := slices.Clone(types)
-	for i := range out {
-		out[i].Variants = slices.Clone(out[i].Variants)
+	out := make([]Type, len(c.types))
+	for i, t := range c.types {
+		out[i] = t
+		out[i].Variants = slices.Clone(t.Variants)
 	}
 	return out
 }
@@ -77,7 +146,37 @@ func (c *Catalog) Types() []Type {
 // Lookup returns the event type called name.
 func (c *Catalog) Lookup(name string) (Type, bool) {
 	t, ok := c.byName[name]
-	return t, ok
+	if !ok {
+		return Type{}, false
+	}
+	out := *t
+	out.Variants = slices.Clone(t.Variants)
+	return out, true
+}
+
+// Sample returns the canonical sample of an event type, or of one of its
+// variants when variant is not empty.
+func (c *Catalog) Sample(name, variant string) (json.RawMessage, error) {
+	t, ok := c.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown event %q", name)
+	}
+	if variant == "" {
+		return t.Sample, nil
+	}
+	for _, v := range t.Variants {
+		if v.Name == variant {
+			return v.Sample, nil
+		}
+	}
+	names := make([]string, len(t.Variants))
+	for i, v := range t.Variants {
+		names[i] = v.Name
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("event %s has no variants", name)
+	}
+	return nil, fmt.Errorf("event %s has no variant %q (it has %s)", name, variant, strings.Join(names, ", "))
 }
 
 // Subscribable reports whether a webhook may subscribe to name.
@@ -134,8 +233,7 @@ func (c *Catalog) EventName(payload []byte) (string, error) {
 			if err := json.Unmarshal(*head.Type, &typ); err != nil {
 				return "", &PayloadError{Field: "type", Message: "must be a string"}
 			}
-			t := c.byName[NITokenNotification]
-			if slices.Contains(t.Variants, typ) {
+			if slices.ContainsFunc(c.byName[NITokenNotification].Variants, func(v Variant) bool { return v.Name == typ }) {
 				return NITokenNotification, nil
 			}
 			return "", &PayloadError{Field: "type", Message: fmt.Sprintf("unknown NI notification type %q", typ)}

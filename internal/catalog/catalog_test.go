@@ -30,7 +30,7 @@ var ncoreEvents = []string{
 }
 
 func TestCatalogueContents(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	var names []string
 	for _, ty := range c.Types() {
 		names = append(names, ty.Name)
@@ -43,7 +43,7 @@ func TestCatalogueContents(t *testing.T) {
 		t.Fatalf("catalogue names = %v, want %v", names, want)
 	}
 	ni, ok := c.Lookup(catalog.NITokenNotification)
-	if !ok || !slices.Equal(ni.Variants, []string{"AC", "TC", "TD", "TE"}) {
+	if !ok || !slices.Equal(variantNames(ni), []string{"AC", "TC", "TD", "TE"}) {
 		t.Fatalf("Lookup(%s) = %+v, %v; want variants AC TC TD TE", catalog.NITokenNotification, ni, ok)
 	}
 	tx, ok := c.Lookup("TRANSACTION")
@@ -59,7 +59,7 @@ func TestCatalogueContents(t *testing.T) {
 }
 
 func TestEventNameAccepted(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	type tc struct {
 		name, payload, want string
 	}
@@ -92,7 +92,7 @@ func TestEventNameAccepted(t *testing.T) {
 }
 
 func TestEventNameRefused(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	tests := []struct {
 		name    string
 		payload string
@@ -162,7 +162,7 @@ func TestEventNameRefused(t *testing.T) {
 }
 
 func TestSubscribable(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	tests := []struct {
 		name string
 		want bool
@@ -193,7 +193,7 @@ func TestSubscribable(t *testing.T) {
 }
 
 func TestTypesReturnsACopy(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	first := c.Types()
 	if len(first) == 0 {
 		t.Fatal("Types() is empty")
@@ -218,14 +218,14 @@ func TestTypesReturnsACopy(t *testing.T) {
 		t.Fatalf("EventName(%s) after mutating Types(): %v", wantName, err)
 	}
 	// A second catalogue is not affected either.
-	if got := catalog.New().Types()[0].Name; got != wantName {
+	if got := newCatalog(t).Types()[0].Name; got != wantName {
 		t.Fatalf("new catalogue's first type = %q, want %q", got, wantName)
 	}
 }
 
 // Variants is a slice too: mutating the returned variants must not leak back.
 func TestTypesVariantsNotShared(t *testing.T) {
-	c := catalog.New()
+	c := newCatalog(t)
 	var idx int
 	for i, ty := range c.Types() {
 		if ty.Name == catalog.NITokenNotification {
@@ -233,14 +233,31 @@ func TestTypesVariantsNotShared(t *testing.T) {
 		}
 	}
 	types := c.Types()
-	types[idx].Variants[0] = "ZZ"
+	types[idx].Variants[0].Name = "ZZ"
 	if _, err := c.EventName([]byte(`{"type":"AC","details":{}}`)); err != nil {
 		t.Fatalf("NI type AC refused after mutating Types()[%d].Variants: %v", idx, err)
 	}
 	if _, err := c.EventName([]byte(`{"type":"ZZ","details":{}}`)); err == nil {
 		t.Fatal("NI type ZZ accepted after mutating Types() variants")
 	}
-	if got := c.Types()[idx].Variants[0]; got != "AC" {
+	if got := c.Types()[idx].Variants[0].Name; got != "AC" {
 		t.Fatalf("Types()[%d].Variants[0] = %q after mutation, want AC", idx, got)
 	}
+}
+
+func newCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.New()
+	if err != nil {
+		t.Fatalf("load catalogue: %v", err)
+	}
+	return c
+}
+
+func variantNames(t catalog.Type) []string {
+	out := make([]string, len(t.Variants))
+	for i, v := range t.Variants {
+		out[i] = v.Name
+	}
+	return out
 }

@@ -100,6 +100,10 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 
+	cat, err := catalog.New()
+	if err != nil {
+		return fail(err)
+	}
 	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
 	sender := delivery.NewSender(guard, "Herald/"+cfg.Version)
 	disp := delivery.NewDispatcher(st, sender, delivery.Config{
@@ -109,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Logger:        cfg.Logger.With("component", "dispatcher"),
 	})
 	handler := api.New(api.Config{
-		Store: st, Catalog: catalog.New(), Sender: sender, Waker: disp, Guard: guard,
+		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant,
 		Logger: cfg.Logger.With("component", "api"),
 	})
