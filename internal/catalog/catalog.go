@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,6 +37,8 @@ type Type struct {
 	Sample json.RawMessage `json:"sample"`
 
 	schema *jsonschema.Schema
+	// cacheable: the schema's verdict depends only on a payload's shape.
+	cacheable bool
 }
 
 // Variant is one documented shape of an event (a TRANSACTION PURCHASE, a
@@ -57,6 +60,9 @@ const presentValue = "<present>"
 type Catalog struct {
 	types  []Type
 	byName map[string]*Type
+	// values is the trie of paths whose values any schema constrains.
+	values *pathNode
+	shapes shapeCache
 }
 
 // entry is one element of data/catalog.json.
@@ -86,7 +92,7 @@ func New() (*Catalog, error) {
 	compiler := jsonschema.NewCompiler()
 	compiler.DefaultDraft(jsonschema.Draft2020)
 	compiler.AssertFormat()
-	c := &Catalog{types: make([]Type, 0, len(entries)), byName: make(map[string]*Type, len(entries))}
+	c := &Catalog{types: make([]Type, 0, len(entries)), byName: make(map[string]*Type, len(entries)), values: &pathNode{}}
 	for _, e := range entries {
 		t := Type{Name: e.Name, Description: e.Description, Variants: []Variant{}}
 		if t.Schema, err = readJSON(e.Schema); err != nil {
@@ -103,6 +109,11 @@ func New() (*Catalog, error) {
 		if t.schema, err = compiler.Compile(url); err != nil {
 			return nil, fmt.Errorf("compile schema of %s: %w", e.Name, err)
 		}
+		var tree map[string]any
+		if err := json.Unmarshal(t.Schema, &tree); err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", e.Name, err)
+		}
+		t.cacheable = analyse(tree, tree, nil, c.values, map[string]bool{})
 		if t.Sample, err = readJSON(e.Sample); err != nil {
 			return nil, err
 		}
@@ -207,30 +218,30 @@ func (e *PayloadError) Error() string {
 // International envelope ({"id", "type", "timestamp", "details"}) with a token
 // notification type is NITokenNotification.
 func (c *Catalog) EventName(payload []byte) (string, error) {
-	if !json.Valid(payload) {
-		return "", &PayloadError{Message: "body is not valid JSON"}
+	top, _, err := scan(payload, nil)
+	if err != nil {
+		return "", syntaxProblem(err)
 	}
-	if trimmed := bytes.TrimSpace(payload); len(trimmed) == 0 || trimmed[0] != '{' {
-		return "", &PayloadError{Message: "the event must be a JSON object"}
+	return c.nameFrom(top)
+}
+
+func syntaxProblem(err error) *PayloadError {
+	if errors.Is(err, errNotObject) {
+		return &PayloadError{Message: "the event must be a JSON object"}
 	}
-	// A map, not a struct: member names must match exactly ("EVENT" is not
-	// "event"), as they will for every receiver.
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &members); err != nil {
-		return "", &PayloadError{Message: "body is not valid JSON: " + err.Error()}
-	}
-	var head struct{ Event, Type, Details *json.RawMessage }
-	for name, ptr := range map[string]**json.RawMessage{"event": &head.Event, "type": &head.Type, "details": &head.Details} {
-		if v, ok := members[name]; ok && string(v) != "null" {
-			*ptr = &v
-		}
-	}
-	if head.Event == nil {
-		if head.Type != nil && head.Details != nil {
+	return &PayloadError{Message: "body is not valid JSON: " + err.Error()}
+}
+
+// nameFrom names the event from the root object's members (exact names:
+// "EVENT" is not "event"; a null member counts as absent).
+func (c *Catalog) nameFrom(top topLevel) (string, error) {
+	present := func(v []byte) bool { return v != nil && string(v) != "null" }
+	if !present(top.event) {
+		if present(top.typ) && present(top.details) {
 			// "type" is read only for an NI envelope: in an nCore payload it
 			// is an ordinary member of any JSON type.
 			var typ string
-			if err := json.Unmarshal(*head.Type, &typ); err != nil {
+			if err := json.Unmarshal(top.typ, &typ); err != nil {
 				return "", &PayloadError{Field: "type", Message: "must be a string"}
 			}
 			if slices.ContainsFunc(c.byName[NITokenNotification].Variants, func(v Variant) bool { return v.Name == typ }) {
@@ -241,7 +252,7 @@ func (c *Catalog) EventName(payload []byte) (string, error) {
 		return "", &PayloadError{Field: "event", Message: "is required"}
 	}
 	var name string
-	if err := json.Unmarshal(*head.Event, &name); err != nil {
+	if err := json.Unmarshal(top.event, &name); err != nil {
 		return "", &PayloadError{Field: "event", Message: "must be a string"}
 	}
 	if name == NITokenNotification {

@@ -21,20 +21,31 @@ var printer = message.NewPrinter(language.English)
 // the event name, or a *PayloadError naming the JSON path of the first
 // offending member ("card_transaction.transaction_amount").
 func (c *Catalog) Validate(payload []byte) (string, error) {
-	name, err := c.EventName(payload)
+	top, shape, err := scan(payload, c.values)
+	if err != nil {
+		return "", syntaxProblem(err)
+	}
+	name, err := c.nameFrom(top)
 	if err != nil {
 		return "", err
+	}
+	t := c.byName[name]
+	if t.cacheable && c.shapes.has(shape) {
+		return name, nil
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
 	if err != nil {
 		return "", &PayloadError{Message: "body is not valid JSON: " + err.Error()}
 	}
-	if err := c.byName[name].schema.Validate(inst); err != nil {
+	if err := t.schema.Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			return "", describe(ve)
 		}
 		return "", fmt.Errorf("validate %s: %w", name, err)
+	}
+	if t.cacheable {
+		c.shapes.add(shape)
 	}
 	return name, nil
 }
