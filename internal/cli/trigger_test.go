@@ -110,4 +110,3 @@ func TestEventsCommand(t *testing.T) {
 		t.Errorf("events NOPE: %d %q", code, errOut)
 	}
 }
-
