@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"slices"
@@ -8,16 +8,12 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-func TestSearchNotifications(t *testing.T) { testSearchNotifications(t, newSQLiteStore) }
-func TestSearchPaging(t *testing.T)        { testSearchPaging(t, newSQLiteStore) }
-func TestRequeueExpired(t *testing.T)      { testRequeueExpired(t, newSQLiteStore) }
-
 // searchFixture is two tenants' notifications:
 //
-//	e1 CARD_STATUS_CHANGE at t0     -> n1a (h1), n1b (h2)
-//	e2 TRANSACTION at t0+1m         -> n2 (h1), delivered
-//	e3 KYC_RESULT at t0+2m          -> n3 (h1)
-//	e4 TRANSACTION at t0+1m, tenant b -> n4 (hb)
+//	e1 CARD_STATUS_CHANGE at T0     -> n1a (h1), n1b (h2)
+//	e2 TRANSACTION at T0+1m         -> n2 (h1), delivered
+//	e3 KYC_RESULT at T0+2m          -> n3 (h1)
+//	e4 TRANSACTION at T0+1m, tenant b -> n4 (hb)
 type searchFixture struct {
 	a, b                 store.Tenant
 	h1, h2, hb           store.Webhook
@@ -25,16 +21,16 @@ type searchFixture struct {
 	n1a, n1b, n2, n3, n4 string
 }
 
-func newSearchFixture(t *testing.T, s testStore) searchFixture {
+func newSearchFixture(t *testing.T, s Store) searchFixture {
 	var f searchFixture
-	f.a, f.b = mustTenant(t, s), mustTenant(t, s)
-	f.h1 = mustWebhook(t, s, f.a.ID, "*")
-	f.h2 = mustWebhook(t, s, f.a.ID, "CARD_STATUS_CHANGE")
-	f.hb = mustWebhook(t, s, f.b.ID, "*")
-	f.e1 = publish(t, s, f.a.ID, "CARD_STATUS_CHANGE", t0)
-	f.e2 = publish(t, s, f.a.ID, "TRANSACTION", t0.Add(time.Minute))
-	f.e3 = publish(t, s, f.a.ID, "KYC_RESULT", t0.Add(2*time.Minute))
-	f.e4 = publish(t, s, f.b.ID, "TRANSACTION", t0.Add(time.Minute))
+	f.a, f.b = MustTenant(t, s), MustTenant(t, s)
+	f.h1 = MustWebhook(t, s, f.a.ID, "*")
+	f.h2 = MustWebhook(t, s, f.a.ID, "CARD_STATUS_CHANGE")
+	f.hb = MustWebhook(t, s, f.b.ID, "*")
+	f.e1 = publish(t, s, f.a.ID, "CARD_STATUS_CHANGE", T0)
+	f.e2 = publish(t, s, f.a.ID, "TRANSACTION", T0.Add(time.Minute))
+	f.e3 = publish(t, s, f.a.ID, "KYC_RESULT", T0.Add(2*time.Minute))
+	f.e4 = publish(t, s, f.b.ID, "TRANSACTION", T0.Add(time.Minute))
 	for _, r := range f.e1.Notifications {
 		if r.WebhookID == f.h1.ID {
 			f.n1a = r.ID
@@ -43,22 +39,22 @@ func newSearchFixture(t *testing.T, s testStore) searchFixture {
 		}
 	}
 	f.n2, f.n3, f.n4 = f.e2.Notifications[0].ID, f.e3.Notifications[0].ID, f.e4.Notifications[0].ID
-	now := t0.Add(time.Hour)
-	for _, c := range claim(t, s, "d", now, 10, f.h1.ID) {
+	now := T0.Add(time.Hour)
+	for _, c := range Claim(t, s, "d", now, 10, f.h1.ID) {
 		if c.ID == f.n2 {
 			complete(t, s, now, result(c, store.StatusDelivered, now, time.Time{}))
 		}
 	}
 	_, err := s.ReleaseLeases(ctxOf(t), "")
-	noErr(t, err, "release")
+	NoErr(t, err, "release")
 	return f
 }
 
-func testSearchNotifications(t *testing.T, newStore newStoreFunc) {
+func testSearchNotifications(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	f := newSearchFixture(t, s)
 	a := f.a.ID
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := func(d time.Duration) time.Time { return T0.Add(d) }
 
 	all := searchAll(t, s, store.NotificationFilter{TenantID: a})
 	// Newest first.
@@ -137,18 +133,18 @@ func testSearchNotifications(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testSearchPaging(t *testing.T, newStore newStoreFunc) {
+func testSearchPaging(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 7, t0)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 7, T0)
 	slices.Reverse(ids) // newest first
 	for _, size := range []int{1, 3, 7, 10} {
 		var got []string
 		p := store.Page{Limit: size}
 		for page := 0; ; page++ {
 			ns, paging, err := s.SearchNotifications(ctxOf(t), store.NotificationFilter{TenantID: ten.ID}, p)
-			noErr(t, err, "search page")
+			NoErr(t, err, "search page")
 			if len(ns) > size {
 				t.Fatalf("page of %d has %d notifications", size, len(ns))
 			}
@@ -172,40 +168,40 @@ func testSearchPaging(t *testing.T, newStore newStoreFunc) {
 	// Paging combines with a filter.
 	ns, paging, err := s.SearchNotifications(ctxOf(t), store.NotificationFilter{TenantID: ten.ID, NotificationIDs: ids[2:5]},
 		store.Page{Limit: 2, After: ids[2]})
-	noErr(t, err, "filtered page")
+	NoErr(t, err, "filtered page")
 	if !slices.Equal(noteIDs(ns), ids[3:5]) || paging.HasMore {
 		t.Fatalf("filtered page after %s = %v (HasMore %v), want %v", ids[2], noteIDs(ns), paging.HasMore, ids[3:5])
 	}
 }
 
-// requeueFixture: tenant a's webhook hA has n1 (t0, expired after 2
-// attempts), n2 (t0+1h, expired after 1), n3 (t0+2h, delivered), n4 (t0+3h,
-// pending, never tried); hB has n5 (t0+10m, expired after 2); hC has n6
-// (t0+20m, expired) and is deleted. Tenant b's hX has n7 (t0, expired).
-func testRequeueExpired(t *testing.T, newStore newStoreFunc) {
+// requeueFixture: tenant a's webhook hA has n1 (T0, expired after 2
+// attempts), n2 (T0+1h, expired after 1), n3 (T0+2h, delivered), n4 (T0+3h,
+// pending, never tried); hB has n5 (T0+10m, expired after 2); hC has n6
+// (T0+20m, expired) and is deleted. Tenant b's hX has n7 (T0, expired).
+func testRequeueExpired(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	a, b := mustTenant(t, s), mustTenant(t, s)
-	hA := mustWebhook(t, s, a.ID, "TRANSACTION")
-	hB := mustWebhook(t, s, a.ID, "KYC_RESULT")
-	hC := mustWebhook(t, s, a.ID, "USER_CREATED")
-	hX := mustWebhook(t, s, b.ID, "TRANSACTION")
-	n1 := publish(t, s, a.ID, "TRANSACTION", t0).Notifications[0].ID
-	n2 := publish(t, s, a.ID, "TRANSACTION", t0.Add(time.Hour)).Notifications[0].ID
-	n3 := publish(t, s, a.ID, "TRANSACTION", t0.Add(2*time.Hour)).Notifications[0].ID
-	n4 := publish(t, s, a.ID, "TRANSACTION", t0.Add(3*time.Hour)).Notifications[0].ID
-	n5 := publish(t, s, a.ID, "KYC_RESULT", t0.Add(10*time.Minute)).Notifications[0].ID
-	n6 := publish(t, s, a.ID, "USER_CREATED", t0.Add(20*time.Minute)).Notifications[0].ID
-	n7 := publish(t, s, b.ID, "TRANSACTION", t0).Notifications[0].ID
+	a, b := MustTenant(t, s), MustTenant(t, s)
+	hA := MustWebhook(t, s, a.ID, "TRANSACTION")
+	hB := MustWebhook(t, s, a.ID, "KYC_RESULT")
+	hC := MustWebhook(t, s, a.ID, "USER_CREATED")
+	hX := MustWebhook(t, s, b.ID, "TRANSACTION")
+	n1 := publish(t, s, a.ID, "TRANSACTION", T0).Notifications[0].ID
+	n2 := publish(t, s, a.ID, "TRANSACTION", T0.Add(time.Hour)).Notifications[0].ID
+	n3 := publish(t, s, a.ID, "TRANSACTION", T0.Add(2*time.Hour)).Notifications[0].ID
+	n4 := publish(t, s, a.ID, "TRANSACTION", T0.Add(3*time.Hour)).Notifications[0].ID
+	n5 := publish(t, s, a.ID, "KYC_RESULT", T0.Add(10*time.Minute)).Notifications[0].ID
+	n6 := publish(t, s, a.ID, "USER_CREATED", T0.Add(20*time.Minute)).Notifications[0].ID
+	n7 := publish(t, s, b.ID, "TRANSACTION", T0).Notifications[0].ID
 
-	now := t0.Add(4 * time.Hour)
-	c := claim(t, s, "d", now, 3, hA.ID) // n1, n2, n3
+	now := T0.Add(4 * time.Hour)
+	c := Claim(t, s, "d", now, 3, hA.ID) // n1, n2, n3
 	if !slices.Equal(claimedIDs(c), []string{n1, n2, n3}) {
 		t.Fatalf("claimed %v, want n1 n2 n3", claimedIDs(c))
 	}
-	complete(t, s, now, result(c[0], store.StatusPending, now, t0.Add(time.Minute)),
+	complete(t, s, now, result(c[0], store.StatusPending, now, T0.Add(time.Minute)),
 		result(c[1], store.StatusExpired, now, time.Time{}), result(c[2], store.StatusDelivered, now, time.Time{}))
-	c = claim(t, s, "d", now, 1, hA.ID, hB.ID, hC.ID, hX.ID) // n1 again, n5, n6, n7
+	c = Claim(t, s, "d", now, 1, hA.ID, hB.ID, hC.ID, hX.ID) // n1 again, n5, n6, n7
 	if !sameSet(claimedIDs(c), []string{n1, n5, n6, n7}) {
 		t.Fatalf("claimed %v, want n1 n5 n6 n7", claimedIDs(c))
 	}
@@ -216,19 +212,19 @@ func testRequeueExpired(t *testing.T, newStore newStoreFunc) {
 			complete(t, s, now, result(x, store.StatusExpired, now, time.Time{}))
 		}
 	}
-	c = claim(t, s, "d", now, 1, hB.ID)
+	c = Claim(t, s, "d", now, 1, hB.ID)
 	if !slices.Equal(claimedIDs(c), []string{n5}) || c[0].Attempt != 2 {
 		t.Fatalf("claimed %+v, want n5's second attempt", c)
 	}
 	complete(t, s, now, result(c[0], store.StatusExpired, now, time.Time{}))
 	_, err := s.DeleteWebhook(ctx, a.ID, hC.ID, now)
-	noErr(t, err, "delete hC")
+	NoErr(t, err, "delete hC")
 
 	requeue := func(f store.NotificationFilter, want int) time.Time {
 		t.Helper()
 		now = now.Add(time.Minute)
 		n, err := s.RequeueExpired(ctx, f, now)
-		noErr(t, err, "requeue")
+		NoErr(t, err, "requeue")
 		if n != want {
 			t.Fatalf("RequeueExpired(%+v) = %d, want %d", f, n, want)
 		}
@@ -249,8 +245,8 @@ func testRequeueExpired(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("another tenant's notification requeued: %s", n.Status)
 	}
 	// By webhook and time.
-	requeue(store.NotificationFilter{TenantID: a.ID, WebhookID: hA.ID, From: t0.Add(30 * time.Minute)}, 1) // n2
-	requeue(store.NotificationFilter{TenantID: a.ID, To: t0.Add(30 * time.Minute)}, 1)                     // n1, not n6
+	requeue(store.NotificationFilter{TenantID: a.ID, WebhookID: hA.ID, From: T0.Add(30 * time.Minute)}, 1) // n2
+	requeue(store.NotificationFilter{TenantID: a.ID, To: T0.Add(30 * time.Minute)}, 1)                     // n1, not n6
 	requeue(store.NotificationFilter{TenantID: a.ID}, 0)
 
 	want := map[string]struct {
@@ -270,7 +266,7 @@ func testRequeueExpired(t *testing.T, newStore newStoreFunc) {
 
 	// The requeued notifications are claimed with their next attempt number
 	// and the new retry base.
-	got := claim(t, s, "d", now, 10, hA.ID, hB.ID)
+	got := Claim(t, s, "d", now, 10, hA.ID, hB.ID)
 	wantClaim := map[string][2]int{n1: {3, 2}, n2: {2, 1}, n4: {1, 0}, n5: {3, 2}}
 	if len(got) != len(wantClaim) {
 		t.Fatalf("claimed %v, want n1 n2 n4 n5", claimedIDs(got))

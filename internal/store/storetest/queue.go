@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"slices"
@@ -8,18 +8,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-func TestDueWebhooks(t *testing.T)      { testDueWebhooks(t, newSQLiteStore) }
-func TestClaim(t *testing.T)            { testClaim(t, newSQLiteStore) }
-func TestClaimOldestFirst(t *testing.T) { testClaimOldestFirst(t, newSQLiteStore) }
-func TestLeaseExpiry(t *testing.T)      { testLeaseExpiry(t, newSQLiteStore) }
-func TestComplete(t *testing.T)         { testComplete(t, newSQLiteStore) }
-func TestRetryNotDueEarly(t *testing.T) { testRetryNotDueEarly(t, newSQLiteStore) }
-func TestStaleLease(t *testing.T)       { testStaleLease(t, newSQLiteStore) }
-func TestReleaseLeases(t *testing.T)    { testReleaseLeases(t, newSQLiteStore) }
-
-// publishTo publishes n events at t0, t0+1ms, ... and returns the
+// PublishTo publishes n events at T0, T0+1ms, ... and returns the
 // notifications addressed to hook, in publish order.
-func publishTo(t *testing.T, s testStore, tenantID, hook string, n int, from time.Time) []string {
+func PublishTo(t *testing.T, s Store, tenantID, hook string, n int, from time.Time) []string {
 	t.Helper()
 	var out []string
 	for i := range n {
@@ -36,44 +27,44 @@ func publishTo(t *testing.T, s testStore, tenantID, hook string, n int, from tim
 	return out
 }
 
-func dueIDs(t *testing.T, s testStore, now time.Time) []string {
+func dueIDs(t *testing.T, s Store, now time.Time) []string {
 	t.Helper()
 	due, err := s.DueWebhooks(ctxOf(t), now)
-	noErr(t, err, "due webhooks")
+	NoErr(t, err, "due webhooks")
 	return hookIDs(due)
 }
 
-func testDueWebhooks(t *testing.T, newStore newStoreFunc) {
+func testDueWebhooks(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	queued := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	leased := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	disabled := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	deleted := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	finished := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	idle := mustWebhook(t, s, ten.ID, "KYC_RESULT")
-	publish(t, s, ten.ID, "TRANSACTION", t0)
+	ten := MustTenant(t, s)
+	queued := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	leased := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	disabled := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	deleted := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	finished := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	idle := MustWebhook(t, s, ten.ID, "KYC_RESULT")
+	publish(t, s, ten.ID, "TRANSACTION", T0)
 
-	if got := dueIDs(t, s, t0.Add(-time.Millisecond)); len(got) != 0 {
+	if got := dueIDs(t, s, T0.Add(-time.Millisecond)); len(got) != 0 {
 		t.Fatalf("due before the publish time: %v", got)
 	}
 	all := []string{queued.ID, leased.ID, disabled.ID, deleted.ID, finished.ID}
-	if got := dueIDs(t, s, t0); !sameSet(got, all) {
+	if got := dueIDs(t, s, T0); !sameSet(got, all) {
 		t.Fatalf("DueWebhooks = %v, want %v", got, all)
 	}
 
-	now := t0.Add(time.Second)
-	c := claim(t, s, "d", now, 10, leased.ID, finished.ID)
+	now := T0.Add(time.Second)
+	c := Claim(t, s, "d", now, 10, leased.ID, finished.ID)
 	for _, x := range c {
 		if x.WebhookID == finished.ID {
 			complete(t, s, now, result(x, store.StatusDelivered, now, time.Time{}))
 		}
 	}
 	_, err := s.UpdateWebhook(ctx, ten.ID, disabled.ID, func(w *store.Webhook) error { w.Status = store.WebhookDisabled; return nil })
-	noErr(t, err, "disable")
+	NoErr(t, err, "disable")
 	_, err = s.DeleteWebhook(ctx, ten.ID, deleted.ID, now)
-	noErr(t, err, "delete")
+	NoErr(t, err, "delete")
 
 	got := dueIDs(t, s, now)
 	if !slices.Equal(got, []string{queued.ID}) {
@@ -84,7 +75,7 @@ func testDueWebhooks(t *testing.T, newStore newStoreFunc) {
 	}
 	// Re-enabled, the disabled webhook's notification is due again.
 	_, err = s.UpdateWebhook(ctx, ten.ID, disabled.ID, func(w *store.Webhook) error { w.Status = store.WebhookActive; return nil })
-	noErr(t, err, "enable")
+	NoErr(t, err, "enable")
 	if got := dueIDs(t, s, now); !sameSet(got, []string{queued.ID, disabled.ID}) {
 		t.Fatalf("DueWebhooks after re-enabling = %v, want %v", got, []string{queued.ID, disabled.ID})
 	}
@@ -94,23 +85,23 @@ func testDueWebhooks(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testClaim(t *testing.T, newStore newStoreFunc) {
+func testClaim(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	a := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	b := mustWebhook(t, s, ten.ID, "KYC_RESULT")
-	aIDs := publishTo(t, s, ten.ID, a.ID, 5, t0)
+	ten := MustTenant(t, s)
+	a := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	b := MustWebhook(t, s, ten.ID, "KYC_RESULT")
+	aIDs := PublishTo(t, s, ten.ID, a.ID, 5, T0)
 	bEvents := make([]store.PublishedEvent, 3)
 	for i := range bEvents {
-		bEvents[i] = publish(t, s, ten.ID, "KYC_RESULT", t0.Add(time.Duration(10+i)*time.Millisecond))
+		bEvents[i] = publish(t, s, ten.ID, "KYC_RESULT", T0.Add(time.Duration(10+i)*time.Millisecond))
 	}
 
-	now := t0.Add(time.Second)
+	now := T0.Add(time.Second)
 	until := now.Add(time.Minute)
 	got, err := s.Claim(ctx, store.Claim{Owner: "d1", Now: now, LeaseUntil: until,
 		Requests: []store.ClaimRequest{{WebhookID: a.ID, Limit: 2}, {WebhookID: b.ID, Limit: 10}, {WebhookID: newID(), Limit: 5}}})
-	noErr(t, err, "claim")
+	NoErr(t, err, "claim")
 	if len(got) != 5 {
 		t.Fatalf("claimed %d, want 2 of a and 3 of b", len(got))
 	}
@@ -135,47 +126,47 @@ func testClaim(t *testing.T, newStore newStoreFunc) {
 	}
 
 	// Leased notifications are not claimed again; the rest of a are.
-	got = claim(t, s, "d2", now, 10, a.ID, b.ID)
+	got = Claim(t, s, "d2", now, 10, a.ID, b.ID)
 	if !slices.Equal(claimedIDs(got), aIDs[2:]) {
 		t.Fatalf("second claim %v, want the unleased %v", claimedIDs(got), aIDs[2:])
 	}
-	if got := claim(t, s, "d3", now.Add(29*time.Second), 10, a.ID, b.ID); len(got) != 0 {
+	if got := Claim(t, s, "d3", now.Add(29*time.Second), 10, a.ID, b.ID); len(got) != 0 {
 		t.Fatalf("claimed %d leased notifications", len(got))
 	}
 	// A zero limit claims nothing.
-	noErr(t, s.Complete(ctx, nil, now), "complete nothing")
+	NoErr(t, s.Complete(ctx, nil, now), "complete nothing")
 	if _, err := s.ReleaseLeases(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := claim(t, s, "d4", now, 0, a.ID, b.ID); len(got) != 0 {
+	if got := Claim(t, s, "d4", now, 0, a.ID, b.ID); len(got) != 0 {
 		t.Fatalf("claim with limit 0 took %d", len(got))
 	}
 	// Not yet due is not claimed.
-	if got := claim(t, s, "d4", t0.Add(-time.Millisecond), 10, a.ID, b.ID); len(got) != 0 {
+	if got := Claim(t, s, "d4", T0.Add(-time.Millisecond), 10, a.ID, b.ID); len(got) != 0 {
 		t.Fatalf("claimed %d notifications before their due time", len(got))
 	}
 }
 
 // testClaimOldestFirst: a claim takes the notifications that fell due
 // first, and returns them in that order.
-func testClaimOldestFirst(t *testing.T, newStore newStoreFunc) {
+func testClaimOldestFirst(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 4, t0)
-	now := t0.Add(time.Second)
-	c := claim(t, s, "d", now, 4, w.ID)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 4, T0)
+	now := T0.Add(time.Second)
+	c := Claim(t, s, "d", now, 4, w.ID)
 	// Retries at staggered times, the oldest notification last.
 	next := []time.Duration{40, 30, 20, 10}
 	for i, x := range c {
 		complete(t, s, now, result(x, store.StatusPending, now, now.Add(next[i]*time.Second)))
 	}
 	later := now.Add(time.Minute)
-	first := claim(t, s, "d", later, 1, w.ID)
+	first := Claim(t, s, "d", later, 1, w.ID)
 	if !slices.Equal(claimedIDs(first), ids[3:]) {
 		t.Fatalf("limit 1 claimed %v, want the earliest due %v", claimedIDs(first), ids[3:])
 	}
-	rest := claim(t, s, "d", later, 10, w.ID)
+	rest := Claim(t, s, "d", later, 10, w.ID)
 	if want := []string{ids[2], ids[1], ids[0]}; !slices.Equal(claimedIDs(rest), want) {
 		t.Fatalf("claim order %v, want by due time %v", claimedIDs(rest), want)
 	}
@@ -186,20 +177,20 @@ func testClaimOldestFirst(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testLeaseExpiry(t *testing.T, newStore newStoreFunc) {
+func testLeaseExpiry(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 3, t0)
-	now := t0.Add(time.Second) // leased until now+30s
-	first := claim(t, s, "d1", now, 10, w.ID)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 3, T0)
+	now := T0.Add(time.Second) // leased until now+30s
+	first := Claim(t, s, "d1", now, 10, w.ID)
 	if !slices.Equal(claimedIDs(first), ids) {
 		t.Fatalf("claimed %v, want %v", claimedIDs(first), ids)
 	}
-	if got := claim(t, s, "d2", now.Add(30*time.Second-time.Millisecond), 10, w.ID); len(got) != 0 {
+	if got := Claim(t, s, "d2", now.Add(30*time.Second-time.Millisecond), 10, w.ID); len(got) != 0 {
 		t.Fatalf("claimed %d before the lease ran out", len(got))
 	}
-	second := claim(t, s, "d2", now.Add(31*time.Second), 10, w.ID)
+	second := Claim(t, s, "d2", now.Add(31*time.Second), 10, w.ID)
 	if !slices.Equal(claimedIDs(second), ids) {
 		t.Fatalf("after the lease claimed %v, want %v", claimedIDs(second), ids)
 	}
@@ -213,14 +204,14 @@ func testLeaseExpiry(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testComplete(t *testing.T, newStore newStoreFunc) {
+func testComplete(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 3, t0)
-	now := t0.Add(time.Second)
-	c := claim(t, s, "d", now, 10, w.ID)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 3, T0)
+	now := T0.Add(time.Second)
+	c := Claim(t, s, "d", now, 10, w.ID)
 	started := now.Add(5 * time.Millisecond)
 	done := now.Add(time.Second)
 	ok := store.AttemptResult{LeaseToken: c[0].LeaseToken, Status: store.StatusDelivered, Attempt: store.Attempt{
@@ -231,7 +222,7 @@ func testComplete(t *testing.T, newStore newStoreFunc) {
 	gaveUp := store.AttemptResult{LeaseToken: c[2].LeaseToken, Status: store.StatusExpired, Attempt: store.Attempt{
 		NotificationID: c[2].ID, Number: 1, Started: started, Duration: 2 * time.Millisecond, StatusCode: 500,
 		ResponseBody: `{"error":"down"}`, ErrorKind: "http_status", Error: "HTTP 500"}}
-	noErr(t, s.Complete(ctx, []store.AttemptResult{ok, failed, gaveUp}, done), "complete")
+	NoErr(t, s.Complete(ctx, []store.AttemptResult{ok, failed, gaveUp}, done), "complete")
 
 	for i, r := range []store.AttemptResult{ok, failed, gaveUp} {
 		n := note(t, s, ten.ID, ids[i])
@@ -253,10 +244,10 @@ func testComplete(t *testing.T, newStore newStoreFunc) {
 		}
 	}
 	// Only the retry is still queued, and not before its time.
-	if got := claim(t, s, "d", done.Add(4*time.Second), 10, w.ID); len(got) != 0 {
+	if got := Claim(t, s, "d", done.Add(4*time.Second), 10, w.ID); len(got) != 0 {
 		t.Fatalf("claimed %v before the retry was due", claimedIDs(got))
 	}
-	got := claim(t, s, "d", done.Add(5*time.Second), 10, w.ID)
+	got := Claim(t, s, "d", done.Add(5*time.Second), 10, w.ID)
 	if !slices.Equal(claimedIDs(got), ids[1:2]) || got[0].Attempt != 2 {
 		t.Fatalf("claimed %+v, want the retry %s as attempt 2", got, ids[1])
 	}
@@ -269,16 +260,16 @@ func testComplete(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testRetryNotDueEarly(t *testing.T, newStore newStoreFunc) {
+func testRetryNotDueEarly(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	off := mustWebhook(t, s, ten.ID, "*")
-	publish(t, s, ten.ID, "TRANSACTION", t0)
-	now := t0.Add(time.Second)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	off := MustWebhook(t, s, ten.ID, "*")
+	publish(t, s, ten.ID, "TRANSACTION", T0)
+	now := T0.Add(time.Second)
 	retryAt := now.Add(5 * time.Minute)
-	c := claim(t, s, "d", now, 10, w.ID, off.ID)
+	c := Claim(t, s, "d", now, 10, w.ID, off.ID)
 	if len(c) != 2 {
 		t.Fatalf("claimed %d, want 2", len(c))
 	}
@@ -290,10 +281,10 @@ func testRetryNotDueEarly(t *testing.T, newStore newStoreFunc) {
 		complete(t, s, now, result(x, store.StatusPending, now, at))
 	}
 	_, err := s.UpdateWebhook(ctx, ten.ID, off.ID, func(h *store.Webhook) error { h.Status = store.WebhookDisabled; return nil })
-	noErr(t, err, "disable")
+	NoErr(t, err, "disable")
 
 	next, err := s.NextDue(ctx, now)
-	noErr(t, err, "next due")
+	NoErr(t, err, "next due")
 	if !next.Equal(retryAt) {
 		t.Fatalf("NextDue = %v, want %v (the disabled webhook's retry does not count)", next, retryAt)
 	}
@@ -304,7 +295,7 @@ func testRetryNotDueEarly(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("DueWebhooks at the retry time = %v, want %s", got, w.ID)
 	}
 	next, err = s.NextDue(ctx, retryAt)
-	noErr(t, err, "next due after the last")
+	NoErr(t, err, "next due after the last")
 	if !next.IsZero() {
 		t.Fatalf("NextDue with nothing later = %v, want zero", next)
 	}
@@ -312,16 +303,16 @@ func testRetryNotDueEarly(t *testing.T, newStore newStoreFunc) {
 
 // testStaleLease: a result whose lease ran out and was taken by another
 // dispatcher records its attempt and changes nothing else.
-func testStaleLease(t *testing.T, newStore newStoreFunc) {
+func testStaleLease(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	id := publishTo(t, s, ten.ID, w.ID, 1, t0)[0]
-	old := claim(t, s, "slow", t0, 1, w.ID)[0]
-	later := t0.Add(time.Minute)
-	cur := claim(t, s, "fast", later, 1, w.ID)[0]
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	id := PublishTo(t, s, ten.ID, w.ID, 1, T0)[0]
+	old := Claim(t, s, "slow", T0, 1, w.ID)[0]
+	later := T0.Add(time.Minute)
+	cur := Claim(t, s, "fast", later, 1, w.ID)[0]
 
-	stale := result(old, store.StatusExpired, t0, time.Time{})
+	stale := result(old, store.StatusExpired, T0, time.Time{})
 	complete(t, s, later, stale)
 	n := note(t, s, ten.ID, id)
 	if n.Status != store.StatusPending || n.Attempts != 0 {
@@ -331,7 +322,7 @@ func testStaleLease(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("stale attempt not recorded: %+v", n.AttemptLog)
 	}
 	// The current lease still holds.
-	if got := claim(t, s, "other", later.Add(time.Second), 1, w.ID); len(got) != 0 {
+	if got := Claim(t, s, "other", later.Add(time.Second), 1, w.ID); len(got) != 0 {
 		t.Fatalf("stale result released the current lease")
 	}
 	complete(t, s, later.Add(time.Second), result(cur, store.StatusDelivered, later, time.Time{}))
@@ -348,41 +339,41 @@ func testStaleLease(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testReleaseLeases(t *testing.T, newStore newStoreFunc) {
+func testReleaseLeases(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	a := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	b := mustWebhook(t, s, ten.ID, "KYC_RESULT")
-	aIDs := publishTo(t, s, ten.ID, a.ID, 3, t0)
+	ten := MustTenant(t, s)
+	a := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	b := MustWebhook(t, s, ten.ID, "KYC_RESULT")
+	aIDs := PublishTo(t, s, ten.ID, a.ID, 3, T0)
 	var bIDs []string
 	for i := range 2 {
-		bIDs = append(bIDs, publish(t, s, ten.ID, "KYC_RESULT", t0.Add(time.Duration(i)*time.Millisecond)).Notifications[0].ID)
+		bIDs = append(bIDs, publish(t, s, ten.ID, "KYC_RESULT", T0.Add(time.Duration(i)*time.Millisecond)).Notifications[0].ID)
 	}
-	now := t0.Add(time.Second)
-	if got := claim(t, s, "one", now, 10, a.ID); len(got) != 3 {
+	now := T0.Add(time.Second)
+	if got := Claim(t, s, "one", now, 10, a.ID); len(got) != 3 {
 		t.Fatalf("owner one claimed %d, want 3", len(got))
 	}
-	gotB := claim(t, s, "two", now, 10, b.ID)
+	gotB := Claim(t, s, "two", now, 10, b.ID)
 	if len(gotB) != 2 {
 		t.Fatalf("owner two claimed %d, want 2", len(gotB))
 	}
 	n, err := s.ReleaseLeases(ctx, "one")
-	noErr(t, err, "release one")
+	NoErr(t, err, "release one")
 	if n != 3 {
 		t.Fatalf("ReleaseLeases(one) = %d, want 3", n)
 	}
-	if got := claim(t, s, "three", now, 10, a.ID, b.ID); !slices.Equal(claimedIDs(got), aIDs) {
+	if got := Claim(t, s, "three", now, 10, a.ID, b.ID); !slices.Equal(claimedIDs(got), aIDs) {
 		t.Fatalf("after releasing owner one claimed %v, want only its %v", claimedIDs(got), aIDs)
 	}
 	// A completed notification holds no lease.
 	complete(t, s, now, result(gotB[0], store.StatusDelivered, now, time.Time{}))
 	n, err = s.ReleaseLeases(ctx, "")
-	noErr(t, err, "release all")
+	NoErr(t, err, "release all")
 	if n != 4 {
 		t.Fatalf("ReleaseLeases(\"\") = %d, want 4 (three of owner three, one of owner two)", n)
 	}
-	if got := claim(t, s, "four", now, 10, a.ID, b.ID); !sameSet(claimedIDs(got), append(slices.Clone(aIDs), bIDs[1])) {
+	if got := Claim(t, s, "four", now, 10, a.ID, b.ID); !sameSet(claimedIDs(got), append(slices.Clone(aIDs), bIDs[1])) {
 		t.Fatalf("after releasing all claimed %v", claimedIDs(got))
 	}
 	if n, err := s.ReleaseLeases(ctx, "nobody"); err != nil || n != 0 {

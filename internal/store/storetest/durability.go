@@ -1,49 +1,36 @@
-package sqlite_test
+package storetest
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
-
-func TestCrashWhileLeased(t *testing.T)       { testCrashWhileLeased(t, newSQLiteStore) }
-func TestConcurrentPublishClaim(t *testing.T) { testConcurrentPublishClaim(t, newSQLiteStore) }
-func BenchmarkPublish(b *testing.B)           { benchPublish(b, newSQLiteStore) }
-func BenchmarkClaimComplete(b *testing.B)     { benchClaimComplete(b, newSQLiteStore) }
 
 // testCrashWhileLeased: a dispatcher leases notifications and its process
 // stops before recording any result; after a restart nothing is lost.
-func testCrashWhileLeased(t *testing.T, newStore newStoreFunc) {
+func testCrashWhileLeased(t *testing.T, newStore NewStoreFunc) {
 	s, reopen := newStore(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 3, t0)
-	now := t0.Add(time.Second)
-	if got := claim(t, s, "crashed", now, 10, w.ID); len(got) != 3 {
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 3, T0)
+	now := T0.Add(time.Second)
+	if got := Claim(t, s, "crashed", now, 10, w.ID); len(got) != 3 {
 		t.Fatalf("claimed %d, want 3", len(got))
 	}
-	noErr(t, s.Close(), "close")
+	NoErr(t, s.Close(), "close")
 
 	s = reopen()
-	checkSurvived(t, s, ten.ID, w.ID, ids, now)
+	CheckSurvived(t, s, ten.ID, w.ID, ids, now)
 }
 
-// checkSurvived checks that the leased notifications ids are stored,
+// CheckSurvived checks that the leased notifications ids are stored,
 // pending and, once every lease is released, claimable.
-func checkSurvived(t *testing.T, s testStore, tenantID, hookID string, ids []string, now time.Time) {
+func CheckSurvived(t *testing.T, s Store, tenantID, hookID string, ids []string, now time.Time) {
 	t.Helper()
 	got := searchAll(t, s, store.NotificationFilter{TenantID: tenantID})
 	if !sameSet(noteIDs(got), ids) {
@@ -54,15 +41,15 @@ func checkSurvived(t *testing.T, s testStore, tenantID, hookID string, ids []str
 			t.Fatalf("after restart %+v, want PENDING with no attempts", n)
 		}
 	}
-	if c := claim(t, s, "new", now, 10, hookID); len(c) != 0 {
+	if c := Claim(t, s, "new", now, 10, hookID); len(c) != 0 {
 		t.Fatalf("claimed %d notifications still leased by the dead process", len(c))
 	}
 	n, err := s.ReleaseLeases(ctxOf(t), "")
-	noErr(t, err, "release")
+	NoErr(t, err, "release")
 	if n != len(ids) {
 		t.Fatalf("released %d leases, want %d", n, len(ids))
 	}
-	c := claim(t, s, "new", now, 10, hookID)
+	c := Claim(t, s, "new", now, 10, hookID)
 	if !slices.Equal(claimedIDs(c), ids) {
 		t.Fatalf("after release claimed %v, want %v", claimedIDs(c), ids)
 	}
@@ -73,68 +60,18 @@ func checkSurvived(t *testing.T, s testStore, tenantID, hookID string, ids []str
 	}
 }
 
-const killEnv = "HERALD_SQLITE_KILL_TEST_DB"
-
-// TestSQLiteKilled is SQLite-specific: a child process publishes, claims and
-// is killed with SIGKILL, without closing the database (its writes are only
-// in the WAL). The parent then opens the file.
-func TestSQLiteKilled(t *testing.T) {
-	if path := os.Getenv(killEnv); path != "" {
-		killedChild(t, path)
-		return
-	}
-	path := filepath.Join(t.TempDir(), "herald.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSQLiteKilled$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || !strings.Contains(exit.String(), "killed") {
-		t.Fatalf("child: %v, want it killed\n%s", err, out)
-	}
-	var tenantID, hookID string
-	var ids []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ids "); ok {
-			f := strings.Fields(rest)
-			tenantID, hookID, ids = f[0], f[1], f[2:]
-		}
-	}
-	if len(ids) != 3 {
-		t.Fatalf("child did not report its notifications:\n%s", out)
-	}
-	s, err := sqlite.Open(t.Context(), path)
-	noErr(t, err, "reopen")
-	defer s.Close()
-	checkSurvived(t, s, tenantID, hookID, ids, t0.Add(time.Second))
-}
-
-func killedChild(t *testing.T, path string) {
-	s, err := sqlite.Open(context.Background(), path)
-	noErr(t, err, "open")
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	ids := publishTo(t, s, ten.ID, w.ID, 3, t0)
-	if got := claim(t, s, "crashed", t0.Add(time.Second), 10, w.ID); len(got) != 3 {
-		t.Fatalf("child claimed %d", len(got))
-	}
-	fmt.Printf("ids %s %s %s\n", ten.ID, w.ID, strings.Join(ids, " "))
-	os.Stdout.Sync()
-	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	time.Sleep(time.Minute)
-}
-
 // testConcurrentPublishClaim publishes from several goroutines while others
 // claim and complete, on one store: every notification is delivered once.
-func testConcurrentPublishClaim(t *testing.T, newStore newStoreFunc) {
+func testConcurrentPublishClaim(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
+	ten := MustTenant(t, s)
 	var hooks []string
 	for range 3 {
-		hooks = append(hooks, mustWebhook(t, s, ten.ID, "*").ID)
+		hooks = append(hooks, MustWebhook(t, s, ten.ID, "*").ID)
 	}
 	const publishers, perPublisher, claimers = 4, 40, 3
-	now := t0.Add(time.Hour) // every event is published before now: all due
+	now := T0.Add(time.Hour) // every event is published before now: all due
 
 	var published sync.Map // notification id -> true
 	var completions sync.Map
@@ -145,7 +82,7 @@ func testConcurrentPublishClaim(t *testing.T, newStore newStoreFunc) {
 	for p := range publishers {
 		pubWG.Go(func() {
 			for i := range perPublisher {
-				at := t0.Add(time.Duration(p*perPublisher+i) * time.Millisecond)
+				at := T0.Add(time.Duration(p*perPublisher+i) * time.Millisecond)
 				events := []store.Event{newEvent("TRANSACTION", at)}
 				if i%4 == 0 {
 					events = append(events, newEvent("KYC_RESULT", at))
@@ -230,15 +167,15 @@ func testConcurrentPublishClaim(t *testing.T, newStore newStoreFunc) {
 }
 
 // benchPublish measures one publish of one event with one subscriber.
-func benchPublish(b *testing.B, newStore newStoreFunc) {
+func BenchPublish(b *testing.B, newStore NewStoreFunc) {
 	s, _ := newStore(b)
-	ten := mustTenant(b, s)
-	mustWebhook(b, s, ten.ID, "*")
+	ten := MustTenant(b, s)
+	MustWebhook(b, s, ten.ID, "*")
 	ctx := ctxOf(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		e := newEvent("TRANSACTION", t0)
-		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: t0}); err != nil {
+		e := newEvent("TRANSACTION", T0)
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: T0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -246,19 +183,19 @@ func benchPublish(b *testing.B, newStore newStoreFunc) {
 
 // benchClaimComplete measures claiming a batch of 100 notifications and
 // completing them (one op = 100 notifications).
-func benchClaimComplete(b *testing.B, newStore newStoreFunc) {
+func BenchClaimComplete(b *testing.B, newStore NewStoreFunc) {
 	const batch = 100
 	s, _ := newStore(b)
-	ten := mustTenant(b, s)
-	w := mustWebhook(b, s, ten.ID, "*")
+	ten := MustTenant(b, s)
+	w := MustWebhook(b, s, ten.ID, "*")
 	ctx := ctxOf(b)
-	now := t0.Add(time.Hour)
+	now := T0.Add(time.Hour)
 	fill := func() {
 		events := make([]store.Event, batch)
 		for i := range events {
-			events[i] = newEvent("TRANSACTION", t0)
+			events[i] = newEvent("TRANSACTION", T0)
 		}
-		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: t0}); err != nil {
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: T0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -286,26 +223,4 @@ func benchClaimComplete(b *testing.B, newStore newStoreFunc) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/notification")
-}
-
-// TestSQLiteOddPath is SQLite-specific: the database file is where it was
-// asked to be, whatever characters its directory name holds.
-func TestSQLiteOddPath(t *testing.T) {
-	for _, name := range []string{"with space", "hash#dir", "question?dir", "percent%41dir"} {
-		dir := filepath.Join(t.TempDir(), name)
-		noErr(t, os.Mkdir(dir, 0o755), "mkdir")
-		path := filepath.Join(dir, "herald.db")
-		s, err := sqlite.Open(t.Context(), path)
-		noErr(t, err, "open "+path)
-		ten := mustTenant(t, s)
-		noErr(t, s.Close(), "close")
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("database for %q not created at %s: %v", name, path, err)
-		}
-		s, err = sqlite.Open(t.Context(), path)
-		noErr(t, err, "reopen "+path)
-		_, err = s.Tenant(t.Context(), ten.ID)
-		_ = s.Close()
-		noErr(t, err, "tenant after reopening "+path)
-	}
 }

@@ -1,6 +1,9 @@
-package sqlite_test
+// Package storetest is the contract every Herald store backend must meet:
+// one suite of tests, run by each backend's own tests with a constructor of
+// fresh stores (SQLite always; PostgreSQL when a server is configured).
+package storetest
 
-// The tests of this package are written against testStore, the store methods
+// The tests of this package are written against Store, the store methods
 // Herald uses, and take a constructor of fresh stores, so that another
 // backend (PostgreSQL) can run the same bodies with its own constructor:
 //
@@ -13,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -21,11 +23,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
-// testStore is every store method these tests exercise.
-type testStore interface {
+// Store is every store method the contract covers.
+type Store interface {
 	CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error
 	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
 	Tenants(ctx context.Context, p store.Page) ([]store.Tenant, store.Paging, error)
@@ -54,42 +55,25 @@ type testStore interface {
 	Close() error
 }
 
-var _ testStore = (*sqlite.Store)(nil)
-
-// newStoreFunc returns a fresh, empty store (closed when the test ends) and
+// NewStoreFunc returns a fresh, empty store (closed when the test ends) and
 // a function that opens another handle on the same database, as a restarted
 // process would; call it only after closing the first handle.
-type newStoreFunc func(tb testing.TB) (testStore, func() testStore)
+type NewStoreFunc func(tb testing.TB) (Store, func() Store)
 
-// newSQLiteStore is the SQLite constructor: a real database file in a
-// temporary directory.
-func newSQLiteStore(tb testing.TB) (testStore, func() testStore) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "herald.db")
-	open := func() testStore {
-		tb.Helper()
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			tb.Fatalf("open %s: %v", path, err)
-		}
-		tb.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	return open(), open
-}
-
-// t0 is the tests' clock origin, on a millisecond so that stored times
+// T0 is the tests' clock origin, on a millisecond so that stored times
 // compare equal.
-var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+// T0 is the fixed "now" of the contract tests.
+var T0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func ctxOf(tb testing.TB) context.Context { return tb.Context() }
 
-func mustTenant(tb testing.TB, s testStore) store.Tenant {
+// MustTenant creates a tenant with a fresh name.
+func MustTenant(tb testing.TB, s Store) store.Tenant {
 	tb.Helper()
 	id := newID()
-	t := store.Tenant{ID: id, Name: "tenant-" + id, Created: t0}
+	t := store.Tenant{ID: id, Name: "tenant-" + id, Created: T0}
 	if err := s.CreateTenant(ctxOf(tb), t); err != nil {
 		tb.Fatalf("create tenant: %v", err)
 	}
@@ -99,7 +83,7 @@ func mustTenant(tb testing.TB, s testStore) store.Tenant {
 func newKey(tenantID string, role store.Role) store.APIKey {
 	id := newID()
 	sum := sha256.Sum256([]byte("key-" + id))
-	return store.APIKey{ID: id, TenantID: tenantID, Role: role, Hash: hex.EncodeToString(sum[:]), Prefix: "hk_" + id[:6], Created: t0}
+	return store.APIKey{ID: id, TenantID: tenantID, Role: role, Hash: hex.EncodeToString(sum[:]), Prefix: "hk_" + id[:6], Created: T0}
 }
 
 func newWebhook(tenantID string, events ...string) store.Webhook {
@@ -108,11 +92,12 @@ func newWebhook(tenantID string, events ...string) store.Webhook {
 		ID: id, TenantID: tenantID, Endpoint: "https://client.example/hooks/" + id, Events: events,
 		Status: store.WebhookActive,
 		Config: store.WebhookConfig{Format: store.FormatNCore, TimeoutSeconds: 10, MaxInFlight: 16},
-		Secret: "whsec_" + id, Created: t0, Modified: t0,
+		Secret: "whsec_" + id, Created: T0, Modified: T0,
 	}
 }
 
-func mustWebhook(tb testing.TB, s testStore, tenantID string, events ...string) store.Webhook {
+// MustWebhook creates an active webhook of tenantID subscribed to events.
+func MustWebhook(tb testing.TB, s Store, tenantID string, events ...string) store.Webhook {
 	tb.Helper()
 	w := newWebhook(tenantID, events...)
 	if err := s.CreateWebhook(ctxOf(tb), w, 0); err != nil {
@@ -128,7 +113,7 @@ func newEvent(name string, at time.Time) store.Event {
 }
 
 // publish stores one event without an idempotency key.
-func publish(tb testing.TB, s testStore, tenantID, name string, at time.Time) store.PublishedEvent {
+func publish(tb testing.TB, s Store, tenantID, name string, at time.Time) store.PublishedEvent {
 	tb.Helper()
 	res, err := s.Publish(ctxOf(tb), store.PublishRequest{TenantID: tenantID, Events: []store.Event{newEvent(name, at)}, Now: at})
 	if err != nil {
@@ -140,9 +125,9 @@ func publish(tb testing.TB, s testStore, tenantID, name string, at time.Time) st
 	return res.Events[0]
 }
 
-// claim claims up to limit notifications of each webhook at now, leased for
+// Claim claims up to limit notifications of each webhook at now, leased for
 // 30 seconds.
-func claim(tb testing.TB, s testStore, owner string, now time.Time, limit int, hookIDs ...string) []store.Claimed {
+func Claim(tb testing.TB, s Store, owner string, now time.Time, limit int, hookIDs ...string) []store.Claimed {
 	tb.Helper()
 	c := store.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(30 * time.Second)}
 	for _, id := range hookIDs {
@@ -166,7 +151,7 @@ func result(c store.Claimed, status string, started, next time.Time) store.Attem
 	return store.AttemptResult{LeaseToken: c.LeaseToken, Attempt: a, Status: status, NextAttemptAt: next}
 }
 
-func complete(tb testing.TB, s testStore, now time.Time, results ...store.AttemptResult) {
+func complete(tb testing.TB, s Store, now time.Time, results ...store.AttemptResult) {
 	tb.Helper()
 	if err := s.Complete(ctxOf(tb), results, now); err != nil {
 		tb.Fatalf("complete: %v", err)
@@ -174,7 +159,7 @@ func complete(tb testing.TB, s testStore, now time.Time, results ...store.Attemp
 }
 
 // searchAll follows every page of a search, pageSize at a time.
-func searchAll(tb testing.TB, s testStore, f store.NotificationFilter) []store.Notification {
+func searchAll(tb testing.TB, s Store, f store.NotificationFilter) []store.Notification {
 	tb.Helper()
 	var out []store.Notification
 	p := store.Page{Limit: 100}
@@ -194,7 +179,7 @@ func searchAll(tb testing.TB, s testStore, f store.NotificationFilter) []store.N
 }
 
 // note returns one notification by id through search.
-func note(tb testing.TB, s testStore, tenantID, id string) store.Notification {
+func note(tb testing.TB, s Store, tenantID, id string) store.Notification {
 	tb.Helper()
 	got := searchAll(tb, s, store.NotificationFilter{TenantID: tenantID, NotificationIDs: []string{id}})
 	if len(got) != 1 {
@@ -250,7 +235,8 @@ func wantErr(tb testing.TB, err, target error, what string) {
 	}
 }
 
-func noErr(tb testing.TB, err error, what string) {
+// NoErr fails the test when err is not nil.
+func NoErr(tb testing.TB, err error, what string) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatalf("%s: %v", what, err)

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"errors"
@@ -9,15 +9,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/store"
 )
-
-func TestWebhookCRUD(t *testing.T)        { testWebhookCRUD(t, newSQLiteStore) }
-func TestWebhooksPaging(t *testing.T)     { testWebhooksPaging(t, newSQLiteStore) }
-func TestWebhookIsolation(t *testing.T)   { testWebhookIsolation(t, newSQLiteStore) }
-func TestUpdateWebhook(t *testing.T)      { testUpdateWebhook(t, newSQLiteStore) }
-func TestUpdateWebhookRace(t *testing.T)  { testUpdateWebhookRace(t, newSQLiteStore) }
-func TestWebhookLimit(t *testing.T)       { testWebhookLimit(t, newSQLiteStore) }
-func TestDeleteWebhook(t *testing.T)      { testDeleteWebhook(t, newSQLiteStore) }
-func TestDeleteWebhookTwice(t *testing.T) { testDeleteWebhookTwice(t, newSQLiteStore) }
 
 // fullWebhook sets every field a webhook stores.
 func fullWebhook(tenantID string) store.Webhook {
@@ -30,27 +21,27 @@ func fullWebhook(tenantID string) store.Webhook {
 		MaxRetries: &retries, RetryIntervalSeconds: &interval,
 		OAuth2: &store.OAuth2Config{TokenURL: "https://auth.example/token", ClientID: "cid", ClientSecret: "cs", Scope: "hooks"},
 	}
-	w.PreviousSecret, w.PreviousSecretUntil = "whsec_old", t0.Add(24*time.Hour)
-	w.Modified = t0.Add(time.Second)
+	w.PreviousSecret, w.PreviousSecretUntil = "whsec_old", T0.Add(24*time.Hour)
+	w.Modified = T0.Add(time.Second)
 	return w
 }
 
-func testWebhookCRUD(t *testing.T, newStore newStoreFunc) {
+func testWebhookCRUD(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
+	ten := MustTenant(t, s)
 	w := fullWebhook(ten.ID)
-	noErr(t, s.CreateWebhook(ctx, w, 0), "create webhook")
+	NoErr(t, s.CreateWebhook(ctx, w, 0), "create webhook")
 	got, err := s.Webhook(ctx, ten.ID, w.ID)
-	noErr(t, err, "get webhook")
+	NoErr(t, err, "get webhook")
 	sameWebhook(t, got, w, "webhook read back")
 
 	_, err = s.Webhook(ctx, ten.ID, newID())
 	wantErr(t, err, store.ErrNotFound, "unknown webhook")
 
-	plain := mustWebhook(t, s, ten.ID, "*")
+	plain := MustWebhook(t, s, ten.ID, "*")
 	list, paging, err := s.Webhooks(ctx, ten.ID, store.Page{})
-	noErr(t, err, "list webhooks")
+	NoErr(t, err, "list webhooks")
 	if len(list) != 2 || paging.HasMore {
 		t.Fatalf("Webhooks = %d (HasMore %v), want 2", len(list), paging.HasMore)
 	}
@@ -58,23 +49,23 @@ func testWebhookCRUD(t *testing.T, newStore newStoreFunc) {
 	sameWebhook(t, list[1], plain, "second listed webhook")
 }
 
-func testWebhooksPaging(t *testing.T, newStore newStoreFunc) {
+func testWebhooksPaging(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	other := mustTenant(t, s)
+	ten := MustTenant(t, s)
+	other := MustTenant(t, s)
 	var want []string
 	for i := range 5 {
-		want = append(want, mustWebhook(t, s, ten.ID, "*").ID)
+		want = append(want, MustWebhook(t, s, ten.ID, "*").ID)
 		if i%2 == 0 {
-			mustWebhook(t, s, other.ID, "*")
+			MustWebhook(t, s, other.ID, "*")
 		}
 	}
 	var got []string
 	p := store.Page{Limit: 2}
 	for i, wantLen := range []int{2, 2, 1} {
 		page, paging, err := s.Webhooks(ctx, ten.ID, p)
-		noErr(t, err, "list webhooks")
+		NoErr(t, err, "list webhooks")
 		if len(page) != wantLen {
 			t.Fatalf("page %d: %d webhooks, want %d", i, len(page), wantLen)
 		}
@@ -94,16 +85,16 @@ func testWebhooksPaging(t *testing.T, newStore newStoreFunc) {
 	}
 }
 
-func testWebhookIsolation(t *testing.T, newStore newStoreFunc) {
+func testWebhookIsolation(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	a, b := mustTenant(t, s), mustTenant(t, s)
-	w := mustWebhook(t, s, a.ID, "*")
+	a, b := MustTenant(t, s), MustTenant(t, s)
+	w := MustWebhook(t, s, a.ID, "*")
 
 	_, err := s.Webhook(ctx, b.ID, w.ID)
 	wantErr(t, err, store.ErrNotFound, "another tenant's webhook")
 	list, _, err := s.Webhooks(ctx, b.ID, store.Page{})
-	noErr(t, err, "list other tenant")
+	NoErr(t, err, "list other tenant")
 	if len(list) != 0 {
 		t.Fatalf("tenant b lists %d webhooks of tenant a", len(list))
 	}
@@ -117,22 +108,22 @@ func testWebhookIsolation(t *testing.T, newStore newStoreFunc) {
 	if called {
 		t.Fatalf("UpdateWebhook called the change for another tenant's webhook")
 	}
-	_, err = s.DeleteWebhook(ctx, b.ID, w.ID, t0)
+	_, err = s.DeleteWebhook(ctx, b.ID, w.ID, T0)
 	wantErr(t, err, store.ErrNotFound, "delete another tenant's webhook")
 
 	got, err := s.Webhook(ctx, a.ID, w.ID)
-	noErr(t, err, "owner's webhook after foreign update and delete")
+	NoErr(t, err, "owner's webhook after foreign update and delete")
 	sameWebhook(t, got, w, "webhook after foreign update and delete")
 }
 
-func testUpdateWebhook(t *testing.T, newStore newStoreFunc) {
+func testUpdateWebhook(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
+	ten := MustTenant(t, s)
 	w := fullWebhook(ten.ID)
-	noErr(t, s.CreateWebhook(ctx, w, 0), "create webhook")
+	NoErr(t, s.CreateWebhook(ctx, w, 0), "create webhook")
 
-	modified := t0.Add(time.Hour)
+	modified := T0.Add(time.Hour)
 	want := w
 	want.Endpoint = "https://client.example/v2"
 	want.Events = []string{"KYC_RESULT"}
@@ -151,10 +142,10 @@ func testUpdateWebhook(t *testing.T, newStore newStoreFunc) {
 		h.Modified = modified
 		return nil
 	})
-	noErr(t, err, "update webhook")
+	NoErr(t, err, "update webhook")
 	sameWebhook(t, got, want, "UpdateWebhook answer")
 	stored, err := s.Webhook(ctx, ten.ID, w.ID)
-	noErr(t, err, "get updated webhook")
+	NoErr(t, err, "get updated webhook")
 	sameWebhook(t, stored, want, "stored after update")
 
 	// An error from change abandons the update, whatever change did to
@@ -168,7 +159,7 @@ func testUpdateWebhook(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("UpdateWebhook with a failing change: err = %v, want %v", err, errNope)
 	}
 	stored, err = s.Webhook(ctx, ten.ID, w.ID)
-	noErr(t, err, "get webhook after failed change")
+	NoErr(t, err, "get webhook after failed change")
 	sameWebhook(t, stored, want, "stored after failed change")
 
 	called := false
@@ -181,11 +172,11 @@ func testUpdateWebhook(t *testing.T, newStore newStoreFunc) {
 
 // testUpdateWebhookRace runs read-modify-write updates at once: none may be
 // lost.
-func testUpdateWebhookRace(t *testing.T, newStore newStoreFunc) {
+func testUpdateWebhookRace(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -201,70 +192,70 @@ func testUpdateWebhookRace(t *testing.T, newStore newStoreFunc) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		noErr(t, err, "concurrent update")
+		NoErr(t, err, "concurrent update")
 	}
 	got, err := s.Webhook(ctx, ten.ID, w.ID)
-	noErr(t, err, "get webhook")
+	NoErr(t, err, "get webhook")
 	if want := w.Config.MaxInFlight + n; got.Config.MaxInFlight != want {
 		t.Fatalf("after %d concurrent increments MaxInFlight = %d, want %d", n, got.Config.MaxInFlight, want)
 	}
 }
 
-func testWebhookLimit(t *testing.T, newStore newStoreFunc) {
+func testWebhookLimit(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	a, b := mustTenant(t, s), mustTenant(t, s)
+	a, b := MustTenant(t, s), MustTenant(t, s)
 	first := newWebhook(a.ID, "*")
-	noErr(t, s.CreateWebhook(ctx, first, 2), "webhook 1 of 2")
-	noErr(t, s.CreateWebhook(ctx, newWebhook(a.ID, "*"), 2), "webhook 2 of 2")
+	NoErr(t, s.CreateWebhook(ctx, first, 2), "webhook 1 of 2")
+	NoErr(t, s.CreateWebhook(ctx, newWebhook(a.ID, "*"), 2), "webhook 2 of 2")
 	extra := newWebhook(a.ID, "*")
 	wantErr(t, s.CreateWebhook(ctx, extra, 2), store.ErrLimit, "webhook 3 of 2")
 	_, err := s.Webhook(ctx, a.ID, extra.ID)
 	wantErr(t, err, store.ErrNotFound, "webhook refused by the limit")
 
 	// The limit is per tenant, and 0 means none.
-	noErr(t, s.CreateWebhook(ctx, newWebhook(b.ID, "*"), 2), "other tenant's webhook")
-	noErr(t, s.CreateWebhook(ctx, newWebhook(a.ID, "*"), 0), "webhook without limit")
+	NoErr(t, s.CreateWebhook(ctx, newWebhook(b.ID, "*"), 2), "other tenant's webhook")
+	NoErr(t, s.CreateWebhook(ctx, newWebhook(a.ID, "*"), 0), "webhook without limit")
 
 	// Deleted webhooks do not count.
-	c := mustTenant(t, s)
+	c := MustTenant(t, s)
 	w1 := newWebhook(c.ID, "*")
-	noErr(t, s.CreateWebhook(ctx, w1, 1), "webhook 1 of 1")
+	NoErr(t, s.CreateWebhook(ctx, w1, 1), "webhook 1 of 1")
 	wantErr(t, s.CreateWebhook(ctx, newWebhook(c.ID, "*"), 1), store.ErrLimit, "webhook 2 of 1")
-	_, err = s.DeleteWebhook(ctx, c.ID, w1.ID, t0)
-	noErr(t, err, "delete webhook")
-	noErr(t, s.CreateWebhook(ctx, newWebhook(c.ID, "*"), 1), "webhook 1 of 1 after a delete")
+	_, err = s.DeleteWebhook(ctx, c.ID, w1.ID, T0)
+	NoErr(t, err, "delete webhook")
+	NoErr(t, s.CreateWebhook(ctx, newWebhook(c.ID, "*"), 1), "webhook 1 of 1 after a delete")
 }
 
 // testDeleteWebhook leaves a webhook with one notification in each state,
 // deletes it, and checks which notifications were cancelled.
-func testDeleteWebhook(t *testing.T, newStore newStoreFunc) {
+func testDeleteWebhook(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	keep := mustWebhook(t, s, ten.ID, "*")
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	keep := MustWebhook(t, s, ten.ID, "*")
 	var ids []string
 	for i := range 5 {
-		pe := publish(t, s, ten.ID, "TRANSACTION", t0.Add(time.Duration(i)*time.Millisecond))
+		pe := publish(t, s, ten.ID, "TRANSACTION", T0.Add(time.Duration(i)*time.Millisecond))
 		for _, r := range pe.Notifications {
 			if r.WebhookID == w.ID {
 				ids = append(ids, r.ID)
 			}
 		}
 	}
-	now := t0.Add(time.Minute)
-	got := claim(t, s, "d1", now, 3, w.ID) // the three oldest: delivered, expired, in flight
+	now := T0.Add(time.Minute)
+	got := Claim(t, s, "d1", now, 3, w.ID) // the three oldest: delivered, expired, in flight
 	if !slices.Equal(claimedIDs(got), ids[:3]) {
 		t.Fatalf("claimed %v, want %v", claimedIDs(got), ids[:3])
 	}
 	complete(t, s, now, result(got[0], store.StatusDelivered, now, time.Time{}), result(got[1], store.StatusExpired, now, time.Time{}))
-	retry := claim(t, s, "d1", now, 1, w.ID)[0] // ids[3]: waits for a retry
+	retry := Claim(t, s, "d1", now, 1, w.ID)[0] // ids[3]: waits for a retry
 	complete(t, s, now, result(retry, store.StatusPending, now, now.Add(time.Hour)))
 	// ids[4] stays queued.
 
 	cancelled, err := s.DeleteWebhook(ctx, ten.ID, w.ID, now.Add(time.Second))
-	noErr(t, err, "delete webhook")
+	NoErr(t, err, "delete webhook")
 	if cancelled != 3 {
 		t.Fatalf("DeleteWebhook cancelled %d notifications, want 3 (in flight, retrying, queued)", cancelled)
 	}
@@ -287,7 +278,7 @@ func testDeleteWebhook(t *testing.T, newStore newStoreFunc) {
 	_, err = s.Webhook(ctx, ten.ID, w.ID)
 	wantErr(t, err, store.ErrNotFound, "deleted webhook")
 	list, _, err := s.Webhooks(ctx, ten.ID, store.Page{})
-	noErr(t, err, "list webhooks")
+	NoErr(t, err, "list webhooks")
 	if !slices.Equal(hookIDs(list), []string{keep.ID}) {
 		t.Fatalf("Webhooks after delete = %v, want only %s", hookIDs(list), keep.ID)
 	}
@@ -307,27 +298,27 @@ func testDeleteWebhook(t *testing.T, newStore newStoreFunc) {
 	// Nothing of it is due any more.
 	later := now.Add(2 * time.Hour)
 	due, err := s.DueWebhooks(ctx, later)
-	noErr(t, err, "due webhooks")
+	NoErr(t, err, "due webhooks")
 	if slices.Contains(hookIDs(due), w.ID) {
 		t.Fatalf("deleted webhook is due")
 	}
-	if c := claim(t, s, "d2", later, 10, w.ID); len(c) != 0 {
+	if c := Claim(t, s, "d2", later, 10, w.ID); len(c) != 0 {
 		t.Fatalf("claimed %d notifications of a deleted webhook", len(c))
 	}
 }
 
-func testDeleteWebhookTwice(t *testing.T, newStore newStoreFunc) {
+func testDeleteWebhookTwice(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	w := mustWebhook(t, s, ten.ID, "*")
-	n, err := s.DeleteWebhook(ctx, ten.ID, w.ID, t0)
-	noErr(t, err, "delete")
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	n, err := s.DeleteWebhook(ctx, ten.ID, w.ID, T0)
+	NoErr(t, err, "delete")
 	if n != 0 {
 		t.Fatalf("deleting a webhook without notifications cancelled %d", n)
 	}
-	_, err = s.DeleteWebhook(ctx, ten.ID, w.ID, t0)
+	_, err = s.DeleteWebhook(ctx, ten.ID, w.ID, T0)
 	wantErr(t, err, store.ErrNotFound, "delete twice")
-	_, err = s.DeleteWebhook(ctx, ten.ID, newID(), t0)
+	_, err = s.DeleteWebhook(ctx, ten.ID, newID(), T0)
 	wantErr(t, err, store.ErrNotFound, "delete unknown")
 }

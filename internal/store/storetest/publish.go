@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"slices"
@@ -8,28 +8,22 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-func TestPublishFanOut(t *testing.T)        { testPublishFanOut(t, newSQLiteStore) }
-func TestPublishBatch(t *testing.T)         { testPublishBatch(t, newSQLiteStore) }
-func TestPublishAtomic(t *testing.T)        { testPublishAtomic(t, newSQLiteStore) }
-func TestPublishIdempotency(t *testing.T)   { testPublishIdempotency(t, newSQLiteStore) }
-func TestIdempotencyPerTenant(t *testing.T) { testIdempotencyPerTenant(t, newSQLiteStore) }
-
-func testPublishFanOut(t *testing.T, newStore newStoreFunc) {
+func testPublishFanOut(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten, other := mustTenant(t, s), mustTenant(t, s)
-	cards := mustWebhook(t, s, ten.ID, "CARD_STATUS_CHANGE")
-	all := mustWebhook(t, s, ten.ID, "*")
-	txns := mustWebhook(t, s, ten.ID, "TRANSACTION", "KYC_RESULT")
+	ten, other := MustTenant(t, s), MustTenant(t, s)
+	cards := MustWebhook(t, s, ten.ID, "CARD_STATUS_CHANGE")
+	all := MustWebhook(t, s, ten.ID, "*")
+	txns := MustWebhook(t, s, ten.ID, "TRANSACTION", "KYC_RESULT")
 	_, err := s.UpdateWebhook(ctx, ten.ID, txns.ID, func(w *store.Webhook) error {
 		w.Status = store.WebhookDisabled
 		return nil
 	})
-	noErr(t, err, "disable webhook")
-	gone := mustWebhook(t, s, ten.ID, "*")
-	_, err = s.DeleteWebhook(ctx, ten.ID, gone.ID, t0)
-	noErr(t, err, "delete webhook")
-	foreign := mustWebhook(t, s, other.ID, "*")
+	NoErr(t, err, "disable webhook")
+	gone := MustWebhook(t, s, ten.ID, "*")
+	_, err = s.DeleteWebhook(ctx, ten.ID, gone.ID, T0)
+	NoErr(t, err, "delete webhook")
+	foreign := MustWebhook(t, s, other.ID, "*")
 
 	cases := []struct {
 		event string
@@ -41,10 +35,10 @@ func testPublishFanOut(t *testing.T, newStore newStoreFunc) {
 	}
 	var published []string
 	for i, c := range cases {
-		at := t0.Add(time.Duration(i) * time.Second)
+		at := T0.Add(time.Duration(i) * time.Second)
 		e := newEvent(c.event, at)
 		res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: at})
-		noErr(t, err, "publish "+c.event)
+		NoErr(t, err, "publish "+c.event)
 		if res.Replayed || len(res.Events) != 1 || res.Events[0].Event.ID != e.ID {
 			t.Fatalf("publish %s: result %+v", c.event, res)
 		}
@@ -63,7 +57,7 @@ func testPublishFanOut(t *testing.T, newStore newStoreFunc) {
 
 		// The event reads back with its notifications, all queued.
 		got, notes, err := s.Event(ctx, ten.ID, e.ID)
-		noErr(t, err, "read event")
+		NoErr(t, err, "read event")
 		if got.ID != e.ID || got.TenantID != ten.ID || got.Name != c.event || string(got.Payload) != string(e.Payload) || !got.Created.Equal(at) {
 			t.Fatalf("Event = %+v, want %+v", got, e)
 		}
@@ -81,16 +75,16 @@ func testPublishFanOut(t *testing.T, newStore newStoreFunc) {
 	}
 
 	// An event nobody subscribes to is stored with no notifications.
-	lonely := newEvent("PIN_CHANGE", t0)
-	res, err := s.Publish(ctx, store.PublishRequest{TenantID: other.ID, Events: []store.Event{lonely}, Now: t0})
-	noErr(t, err, "publish to the other tenant")
+	lonely := newEvent("PIN_CHANGE", T0)
+	res, err := s.Publish(ctx, store.PublishRequest{TenantID: other.ID, Events: []store.Event{lonely}, Now: T0})
+	NoErr(t, err, "publish to the other tenant")
 	if !slices.Equal(hooksOf(res.Events[0]), []string{foreign.ID}) {
 		t.Fatalf("other tenant's publish went to %v, want only its own webhook", hooksOf(res.Events[0]))
 	}
-	quiet := mustTenant(t, s)
-	mustWebhook(t, s, quiet.ID, "KYC_RESULT")
-	res, err = s.Publish(ctx, store.PublishRequest{TenantID: quiet.ID, Events: []store.Event{newEvent("PIN_CHANGE", t0)}, Now: t0})
-	noErr(t, err, "publish unsubscribed event")
+	quiet := MustTenant(t, s)
+	MustWebhook(t, s, quiet.ID, "KYC_RESULT")
+	res, err = s.Publish(ctx, store.PublishRequest{TenantID: quiet.ID, Events: []store.Event{newEvent("PIN_CHANGE", T0)}, Now: T0})
+	NoErr(t, err, "publish unsubscribed event")
 	if n := res.Events[0].Notifications; n == nil || len(n) != 0 {
 		t.Fatalf("unsubscribed event: notifications %#v, want an empty list", n)
 	}
@@ -117,15 +111,15 @@ func hooksOf(pe store.PublishedEvent) []string {
 	return out
 }
 
-func testPublishBatch(t *testing.T, newStore newStoreFunc) {
+func testPublishBatch(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	a := mustWebhook(t, s, ten.ID, "*")
-	b := mustWebhook(t, s, ten.ID, "TRANSACTION")
-	events := []store.Event{newEvent("TRANSACTION", t0), newEvent("KYC_RESULT", t0), newEvent("TRANSACTION", t0)}
-	res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: t0})
-	noErr(t, err, "publish batch")
+	ten := MustTenant(t, s)
+	a := MustWebhook(t, s, ten.ID, "*")
+	b := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	events := []store.Event{newEvent("TRANSACTION", T0), newEvent("KYC_RESULT", T0), newEvent("TRANSACTION", T0)}
+	res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: T0})
+	NoErr(t, err, "publish batch")
 	if len(res.Events) != 3 {
 		t.Fatalf("batch of 3: %d events in result", len(res.Events))
 	}
@@ -139,7 +133,7 @@ func testPublishBatch(t *testing.T, newStore newStoreFunc) {
 			t.Fatalf("event %d went to %v, want %v", i, hooksOf(pe), wantHooks[i])
 		}
 		_, notes, err := s.Event(ctx, ten.ID, pe.Event.ID)
-		noErr(t, err, "read batch event")
+		NoErr(t, err, "read batch event")
 		if !sameSet(noteIDs(notes), refIDs(pe)) {
 			t.Fatalf("event %d stored notifications %v, want %v", i, noteIDs(notes), refIDs(pe))
 		}
@@ -151,15 +145,15 @@ func testPublishBatch(t *testing.T, newStore newStoreFunc) {
 }
 
 // testPublishAtomic: a batch that fails part-way stores nothing.
-func testPublishAtomic(t *testing.T, newStore newStoreFunc) {
+func testPublishAtomic(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	mustWebhook(t, s, ten.ID, "*")
-	good := newEvent("TRANSACTION", t0)
+	ten := MustTenant(t, s)
+	MustWebhook(t, s, ten.ID, "*")
+	good := newEvent("TRANSACTION", T0)
 	dup := good // the same event id twice cannot be stored
 	dup.Name = "KYC_RESULT"
-	_, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{good, dup}, Now: t0,
+	_, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{good, dup}, Now: T0,
 		IdempotencyKey: "k", RequestHash: "h", IdempotencyWindow: time.Hour})
 	if err == nil {
 		t.Fatalf("publishing one event id twice succeeded")
@@ -170,9 +164,9 @@ func testPublishAtomic(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("failed batch left %d notifications", len(n))
 	}
 	// Nor was its idempotency key recorded.
-	res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{newEvent("TRANSACTION", t0)}, Now: t0,
+	res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{newEvent("TRANSACTION", T0)}, Now: T0,
 		IdempotencyKey: "k", RequestHash: "other", IdempotencyWindow: time.Hour})
-	noErr(t, err, "reuse the key of a failed publish")
+	NoErr(t, err, "reuse the key of a failed publish")
 	if res.Replayed {
 		t.Fatalf("key of a failed publish replayed")
 	}
@@ -183,15 +177,15 @@ func idem(tenantID, key, hash string, at time.Time, events ...store.Event) store
 		IdempotencyWindow: 24 * time.Hour, Now: at}
 }
 
-func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
+func testPublishIdempotency(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
-	mustWebhook(t, s, ten.ID, "*")
-	mustWebhook(t, s, ten.ID, "TRANSACTION")
+	ten := MustTenant(t, s)
+	MustWebhook(t, s, ten.ID, "*")
+	MustWebhook(t, s, ten.ID, "TRANSACTION")
 
-	first, err := s.Publish(ctx, idem(ten.ID, "key-1", "hash-1", t0, newEvent("TRANSACTION", t0), newEvent("KYC_RESULT", t0)))
-	noErr(t, err, "first publish")
+	first, err := s.Publish(ctx, idem(ten.ID, "key-1", "hash-1", T0, newEvent("TRANSACTION", T0), newEvent("KYC_RESULT", T0)))
+	NoErr(t, err, "first publish")
 	if first.Replayed {
 		t.Fatalf("first publish reported Replayed")
 	}
@@ -202,10 +196,10 @@ func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
 
 	// A repeat within the window (with new event ids, as a retrying
 	// client's request would get) returns the first answer.
-	at := t0.Add(23 * time.Hour)
+	at := T0.Add(23 * time.Hour)
 	retryEvents := []store.Event{newEvent("TRANSACTION", at), newEvent("KYC_RESULT", at)}
 	again, err := s.Publish(ctx, idem(ten.ID, "key-1", "hash-1", at, retryEvents...))
-	noErr(t, err, "repeat publish")
+	NoErr(t, err, "repeat publish")
 	if !again.Replayed {
 		t.Fatalf("repeat publish not Replayed")
 	}
@@ -229,7 +223,7 @@ func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
 	}
 	// The refused reuse did not replace the record.
 	again, err = s.Publish(ctx, idem(ten.ID, "key-1", "hash-1", at, newEvent("TRANSACTION", at)))
-	noErr(t, err, "repeat after a mismatch")
+	NoErr(t, err, "repeat after a mismatch")
 	if !again.Replayed {
 		t.Fatalf("repeat after a mismatch not Replayed")
 	}
@@ -237,10 +231,10 @@ func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
 
 	// After the window the key is forgotten: a new publish happens, even
 	// with another body, and the key then names the new publish.
-	late := t0.Add(25 * time.Hour)
+	late := T0.Add(25 * time.Hour)
 	fresh := newEvent("TRANSACTION", late)
 	res, err := s.Publish(ctx, idem(ten.ID, "key-1", "hash-3", late, fresh))
-	noErr(t, err, "publish after the window")
+	NoErr(t, err, "publish after the window")
 	if res.Replayed || len(res.Events) != 1 || res.Events[0].Event.ID != fresh.ID {
 		t.Fatalf("publish after the window: %+v, want a new publish of %s", res, fresh.ID)
 	}
@@ -251,7 +245,7 @@ func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
 		t.Fatalf("after a publish past the window %d notifications, want 5", n)
 	}
 	again, err = s.Publish(ctx, idem(ten.ID, "key-1", "hash-3", late.Add(time.Minute), newEvent("TRANSACTION", late)))
-	noErr(t, err, "repeat of the new publish")
+	NoErr(t, err, "repeat of the new publish")
 	if !again.Replayed {
 		t.Fatalf("repeat of the new publish not Replayed")
 	}
@@ -263,7 +257,7 @@ func testPublishIdempotency(t *testing.T, newStore newStoreFunc) {
 	for range 2 {
 		res, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{newEvent("KYC_RESULT", late)},
 			RequestHash: "hash-3", IdempotencyWindow: 24 * time.Hour, Now: late})
-		noErr(t, err, "publish without a key")
+		NoErr(t, err, "publish without a key")
 		if res.Replayed {
 			t.Fatalf("publish without a key Replayed")
 		}
@@ -296,27 +290,27 @@ func sameResult(t *testing.T, got, want store.PublishResult) {
 	}
 }
 
-func testIdempotencyPerTenant(t *testing.T, newStore newStoreFunc) {
+func testIdempotencyPerTenant(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	a, b := mustTenant(t, s), mustTenant(t, s)
-	mustWebhook(t, s, a.ID, "*")
-	hb := mustWebhook(t, s, b.ID, "*")
-	ra, err := s.Publish(ctx, idem(a.ID, "shared", "h", t0, newEvent("TRANSACTION", t0)))
-	noErr(t, err, "tenant a publish")
-	eb := newEvent("TRANSACTION", t0)
-	rb, err := s.Publish(ctx, idem(b.ID, "shared", "h", t0, eb))
-	noErr(t, err, "tenant b publish with the same key")
+	a, b := MustTenant(t, s), MustTenant(t, s)
+	MustWebhook(t, s, a.ID, "*")
+	hb := MustWebhook(t, s, b.ID, "*")
+	ra, err := s.Publish(ctx, idem(a.ID, "shared", "h", T0, newEvent("TRANSACTION", T0)))
+	NoErr(t, err, "tenant a publish")
+	eb := newEvent("TRANSACTION", T0)
+	rb, err := s.Publish(ctx, idem(b.ID, "shared", "h", T0, eb))
+	NoErr(t, err, "tenant b publish with the same key")
 	if rb.Replayed || rb.Events[0].Event.ID != eb.ID {
 		t.Fatalf("tenant b got tenant a's answer: %+v", rb)
 	}
 	if !slices.Equal(hooksOf(rb.Events[0]), []string{hb.ID}) {
 		t.Fatalf("tenant b publish went to %v", hooksOf(rb.Events[0]))
 	}
-	_, err = s.Publish(ctx, idem(b.ID, "shared", "other", t0, newEvent("TRANSACTION", t0)))
+	_, err = s.Publish(ctx, idem(b.ID, "shared", "other", T0, newEvent("TRANSACTION", T0)))
 	wantErr(t, err, store.ErrIdempotencyMismatch, "tenant b reuses its own key")
-	again, err := s.Publish(ctx, idem(a.ID, "shared", "h", t0.Add(time.Minute), newEvent("TRANSACTION", t0)))
-	noErr(t, err, "tenant a repeat")
+	again, err := s.Publish(ctx, idem(a.ID, "shared", "h", T0.Add(time.Minute), newEvent("TRANSACTION", T0)))
+	NoErr(t, err, "tenant a repeat")
 	if !again.Replayed {
 		t.Fatalf("tenant a repeat not Replayed")
 	}

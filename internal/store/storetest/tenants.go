@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"slices"
@@ -8,23 +8,18 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-func TestTenants(t *testing.T)          { testTenants(t, newSQLiteStore) }
-func TestTenantsPaging(t *testing.T)    { testTenantsPaging(t, newSQLiteStore) }
-func TestAPIKeys(t *testing.T)          { testAPIKeys(t, newSQLiteStore) }
-func TestAPIKeyRevocation(t *testing.T) { testAPIKeyRevocation(t, newSQLiteStore) }
-
-func testTenants(t *testing.T, newStore newStoreFunc) {
+func testTenants(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
 	id := newID()
-	ten := store.Tenant{ID: id, Name: "acme", Created: t0}
+	ten := store.Tenant{ID: id, Name: "acme", Created: T0}
 	k1, k2 := newKey(id, store.RoleAdmin), newKey(id, store.RolePublisher)
-	noErr(t, s.CreateTenant(ctx, ten, k1, k2), "create tenant")
+	NoErr(t, s.CreateTenant(ctx, ten, k1, k2), "create tenant")
 
 	for _, q := range []string{ten.ID, ten.Name} {
 		got, err := s.Tenant(ctx, q)
-		noErr(t, err, "tenant "+q)
-		if got.ID != ten.ID || got.Name != ten.Name || !got.Created.Equal(t0) {
+		NoErr(t, err, "tenant "+q)
+		if got.ID != ten.ID || got.Name != ten.Name || !got.Created.Equal(T0) {
 			t.Fatalf("Tenant(%q) = %+v, want %+v", q, got, ten)
 		}
 	}
@@ -36,14 +31,14 @@ func testTenants(t *testing.T, newStore newStoreFunc) {
 	// Both keys were stored with the tenant.
 	for _, k := range []store.APIKey{k1, k2} {
 		got, err := s.APIKeyByHash(ctx, k.Hash)
-		noErr(t, err, "key by hash")
+		NoErr(t, err, "key by hash")
 		if got.ID != k.ID || got.TenantID != id || got.Role != k.Role || got.Hash != k.Hash ||
-			got.Prefix != k.Prefix || !got.Created.Equal(t0) || got.Revoked != nil {
+			got.Prefix != k.Prefix || !got.Created.Equal(T0) || got.Revoked != nil {
 			t.Fatalf("APIKeyByHash = %+v, want %+v", got, k)
 		}
 	}
 	keys, err := s.APIKeys(ctx, id)
-	noErr(t, err, "list keys")
+	NoErr(t, err, "list keys")
 	if len(keys) != 2 {
 		t.Fatalf("APIKeys: %d keys, want 2", len(keys))
 	}
@@ -52,37 +47,37 @@ func testTenants(t *testing.T, newStore newStoreFunc) {
 	// (not even its keys) is stored.
 	dupID := newID()
 	dupKey := newKey(dupID, store.RoleClient)
-	err = s.CreateTenant(ctx, store.Tenant{ID: dupID, Name: "acme", Created: t0}, dupKey)
+	err = s.CreateTenant(ctx, store.Tenant{ID: dupID, Name: "acme", Created: T0}, dupKey)
 	wantErr(t, err, store.ErrConflict, "duplicate tenant name")
 	_, err = s.Tenant(ctx, dupID)
 	wantErr(t, err, store.ErrNotFound, "tenant of failed create")
 	_, err = s.APIKeyByHash(ctx, dupKey.Hash)
 	wantErr(t, err, store.ErrNotFound, "key of failed create")
 	got, err := s.Tenant(ctx, "acme")
-	noErr(t, err, "tenant by name after conflict")
+	NoErr(t, err, "tenant by name after conflict")
 	if got.ID != id {
 		t.Fatalf("tenant acme has id %s after conflict, want %s", got.ID, id)
 	}
 
 	// A key that fails makes the whole tenant fail.
 	badID := newID()
-	err = s.CreateTenant(ctx, store.Tenant{ID: badID, Name: "other", Created: t0}, newKey(badID, store.RoleClient), store.APIKey{
-		ID: newID(), TenantID: badID, Role: store.RoleClient, Hash: k1.Hash, Prefix: "x", Created: t0})
+	err = s.CreateTenant(ctx, store.Tenant{ID: badID, Name: "other", Created: T0}, newKey(badID, store.RoleClient), store.APIKey{
+		ID: newID(), TenantID: badID, Role: store.RoleClient, Hash: k1.Hash, Prefix: "x", Created: T0})
 	wantErr(t, err, store.ErrConflict, "tenant with a taken key hash")
 	_, err = s.Tenant(ctx, "other")
 	wantErr(t, err, store.ErrNotFound, "tenant whose key failed")
 }
 
-func testTenantsPaging(t *testing.T, newStore newStoreFunc) {
+func testTenantsPaging(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
 	var want []string
 	for range 7 {
-		want = append(want, mustTenant(t, s).ID)
+		want = append(want, MustTenant(t, s).ID)
 	}
 
 	all, paging, err := s.Tenants(ctx, store.Page{})
-	noErr(t, err, "list tenants")
+	NoErr(t, err, "list tenants")
 	if got := tenantIDs(all); !slices.Equal(got, want) {
 		t.Fatalf("Tenants() = %v, want %v (creation order)", got, want)
 	}
@@ -94,7 +89,7 @@ func testTenantsPaging(t *testing.T, newStore newStoreFunc) {
 	p := store.Page{Limit: 3}
 	for i, wantLen := range []int{3, 3, 1} {
 		page, paging, err := s.Tenants(ctx, p)
-		noErr(t, err, "list tenants page")
+		NoErr(t, err, "list tenants page")
 		if len(page) != wantLen {
 			t.Fatalf("page %d: %d tenants, want %d", i, len(page), wantLen)
 		}
@@ -113,12 +108,12 @@ func testTenantsPaging(t *testing.T, newStore newStoreFunc) {
 
 	// A page that ends exactly at the last tenant has no more.
 	page, paging, err := s.Tenants(ctx, store.Page{Limit: 7})
-	noErr(t, err, "list 7 tenants")
+	NoErr(t, err, "list 7 tenants")
 	if len(page) != 7 || paging.HasMore {
 		t.Fatalf("Tenants(Limit 7) = %d tenants, HasMore %v; want 7, false", len(page), paging.HasMore)
 	}
 	page, paging, err = s.Tenants(ctx, store.Page{Limit: 2, After: want[6]})
-	noErr(t, err, "list after the last tenant")
+	NoErr(t, err, "list after the last tenant")
 	if len(page) != 0 || paging.HasMore {
 		t.Fatalf("Tenants(After last) = %d tenants, HasMore %v; want none", len(page), paging.HasMore)
 	}
@@ -132,18 +127,18 @@ func tenantIDs(ts []store.Tenant) []string {
 	return out
 }
 
-func testAPIKeys(t *testing.T, newStore newStoreFunc) {
+func testAPIKeys(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
+	ten := MustTenant(t, s)
 
 	err := s.CreateAPIKey(ctx, newKey(newID(), store.RoleClient))
 	wantErr(t, err, store.ErrNotFound, "key of an unknown tenant")
 
 	k := newKey(ten.ID, store.RoleClient)
-	noErr(t, s.CreateAPIKey(ctx, k), "create key")
+	NoErr(t, s.CreateAPIKey(ctx, k), "create key")
 	got, err := s.APIKeyByHash(ctx, k.Hash)
-	noErr(t, err, "key by hash")
+	NoErr(t, err, "key by hash")
 	if got.ID != k.ID || got.TenantID != ten.ID || got.Role != store.RoleClient || got.Prefix != k.Prefix {
 		t.Fatalf("APIKeyByHash = %+v, want %+v", got, k)
 	}
@@ -155,26 +150,26 @@ func testAPIKeys(t *testing.T, newStore newStoreFunc) {
 	dup.Hash = k.Hash
 	wantErr(t, s.CreateAPIKey(ctx, dup), store.ErrConflict, "duplicate key hash")
 
-	other := mustTenant(t, s)
+	other := MustTenant(t, s)
 	ok := newKey(other.ID, store.RolePublisher)
-	noErr(t, s.CreateAPIKey(ctx, ok), "create key of another tenant")
+	NoErr(t, s.CreateAPIKey(ctx, ok), "create key of another tenant")
 	keys, err := s.APIKeys(ctx, ten.ID)
-	noErr(t, err, "list keys")
+	NoErr(t, err, "list keys")
 	if len(keys) != 1 || keys[0].ID != k.ID {
 		t.Fatalf("APIKeys(tenant) = %+v, want only %s", keys, k.ID)
 	}
 }
 
-func testAPIKeyRevocation(t *testing.T, newStore newStoreFunc) {
+func testAPIKeyRevocation(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)
-	ten := mustTenant(t, s)
+	ten := MustTenant(t, s)
 	k1, k2 := newKey(ten.ID, store.RoleClient), newKey(ten.ID, store.RoleClient)
-	noErr(t, s.CreateAPIKey(ctx, k1), "create key 1")
-	noErr(t, s.CreateAPIKey(ctx, k2), "create key 2")
+	NoErr(t, s.CreateAPIKey(ctx, k1), "create key 1")
+	NoErr(t, s.CreateAPIKey(ctx, k2), "create key 2")
 
-	revokedAt := t0.Add(time.Hour)
-	noErr(t, s.RevokeAPIKey(ctx, k1.ID, revokedAt), "revoke")
+	revokedAt := T0.Add(time.Hour)
+	NoErr(t, s.RevokeAPIKey(ctx, k1.ID, revokedAt), "revoke")
 	_, err := s.APIKeyByHash(ctx, k1.Hash)
 	wantErr(t, err, store.ErrNotFound, "revoked key by hash")
 	if _, err := s.APIKeyByHash(ctx, k2.Hash); err != nil {
@@ -182,9 +177,9 @@ func testAPIKeyRevocation(t *testing.T, newStore newStoreFunc) {
 	}
 
 	// Revoking again is not an error and keeps the first revocation time.
-	noErr(t, s.RevokeAPIKey(ctx, k1.ID, revokedAt.Add(time.Hour)), "revoke twice")
+	NoErr(t, s.RevokeAPIKey(ctx, k1.ID, revokedAt.Add(time.Hour)), "revoke twice")
 	keys, err := s.APIKeys(ctx, ten.ID)
-	noErr(t, err, "list keys")
+	NoErr(t, err, "list keys")
 	found := false
 	for _, k := range keys {
 		switch k.ID {

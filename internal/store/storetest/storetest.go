@@ -1,0 +1,44 @@
+package storetest
+
+import "testing"
+
+// Run runs the whole contract against the stores newStore makes.
+func Run(t *testing.T, newStore NewStoreFunc) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, NewStoreFunc)
+	}{
+		{"Tenants", testTenants},
+		{"TenantsPaging", testTenantsPaging},
+		{"APIKeys", testAPIKeys},
+		{"APIKeyRevocation", testAPIKeyRevocation},
+		{"WebhookCRUD", testWebhookCRUD},
+		{"WebhooksPaging", testWebhooksPaging},
+		{"WebhookIsolation", testWebhookIsolation},
+		{"UpdateWebhook", testUpdateWebhook},
+		{"UpdateWebhookRace", testUpdateWebhookRace},
+		{"WebhookLimit", testWebhookLimit},
+		{"DeleteWebhook", testDeleteWebhook},
+		{"DeleteWebhookTwice", testDeleteWebhookTwice},
+		{"PublishFanOut", testPublishFanOut},
+		{"PublishBatch", testPublishBatch},
+		{"PublishAtomic", testPublishAtomic},
+		{"PublishIdempotency", testPublishIdempotency},
+		{"IdempotencyPerTenant", testIdempotencyPerTenant},
+		{"DueWebhooks", testDueWebhooks},
+		{"Claim", testClaim},
+		{"ClaimOldestFirst", testClaimOldestFirst},
+		{"LeaseExpiry", testLeaseExpiry},
+		{"Complete", testComplete},
+		{"RetryNotDueEarly", testRetryNotDueEarly},
+		{"StaleLease", testStaleLease},
+		{"ReleaseLeases", testReleaseLeases},
+		{"SearchNotifications", testSearchNotifications},
+		{"SearchPaging", testSearchPaging},
+		{"RequeueExpired", testRequeueExpired},
+		{"CrashWhileLeased", testCrashWhileLeased},
+		{"ConcurrentPublishClaim", testConcurrentPublishClaim},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	}
+}
