@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -10,24 +9,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/heraldhq/herald/internal/auth"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
-// dataFlag adds --data to an administration command.
-func dataFlag(cmd *cobra.Command, dir *string) {
-	cmd.Flags().StringVar(dir, "data", "./herald-data", "directory of the embedded SQLite database")
+// where is the database an administration command works on.
+type where struct{ dir, url string }
+
+// dataFlag adds --data and --database-url to an administration command.
+func dataFlag(cmd *cobra.Command, w *where) {
+	cmd.Flags().StringVar(&w.dir, "data", "./herald-data", "directory of the embedded SQLite database")
+	cmd.Flags().StringVar(&w.url, "database-url", "", "PostgreSQL URL (default: embedded SQLite in --data)")
 	addEnvToUsage(cmd)
 }
 
-func openStore(cmd *cobra.Command, dir string) (*sqlite.Store, error) {
+func openStore(cmd *cobra.Command, w where) (service.Backend, error) {
 	ctx, cancel := openContext(cmd)
 	defer cancel()
-	return sqlite.Open(ctx, filepath.Join(dir, "herald.db"))
+	return service.OpenStore(ctx, w.dir, w.url)
 }
 
 func newMigrate() *cobra.Command {
-	var dir string
+	var dir where
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the database schema up to date (serve also does this at start)",
@@ -48,7 +51,7 @@ func newMigrate() *cobra.Command {
 
 func newTenants() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenants", Short: "List and create tenants"}
-	var dir string
+	var dir where
 	list := &cobra.Command{
 		Use: "list", Short: "List tenants", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,7 +108,10 @@ func newTenants() *cobra.Command {
 
 func newKeys() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "List, create and revoke API keys"}
-	var dir, role string
+	var (
+		dir  where
+		role string
+	)
 	list := &cobra.Command{
 		Use: "list [TENANT]", Short: "List API keys (of one tenant, by id or name)", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

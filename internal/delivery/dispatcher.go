@@ -25,8 +25,9 @@ type Config struct {
 	// Owner names this dispatcher in leases; unique per running replica.
 	Owner  string
 	Policy Policy
-	// Lease is how long a claimed notification stays reserved; it must
-	// exceed the longest attempt plus the time to record its result.
+	// Lease is how long a claimed notification stays reserved: a dead
+	// replica's work is taken over after it. Each claim's lease is raised to
+	// outlast the longest timeout among its webhooks.
 	Lease time.Duration
 	// Poll is the longest the dispatcher sleeps without being woken.
 	Poll time.Duration
@@ -37,6 +38,9 @@ type Config struct {
 	DefaultMaxInFlight int
 	Logger             *slog.Logger
 }
+
+// DefaultLease is the lease of a Config that sets none.
+const DefaultLease = time.Minute
 
 // Dispatcher claims due notifications in batches and runs their attempts,
 // at most max_in_flight at once per webhook, so a slow endpoint only ever
@@ -59,7 +63,7 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher working q through sender.
 func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		cfg.Lease = DefaultLease
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -151,6 +155,7 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 	}
 	reqs := make([]store.ClaimRequest, 0, len(hooks))
 	due := make(map[string]bool, len(hooks))
+	lease := d.cfg.Lease
 	d.mu.Lock()
 	for i := range hooks {
 		due[hooks[i].ID] = true
@@ -165,7 +170,8 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 			d.targets[w.ID] = nt
 		}
 		if free := d.maxInFlight(w) - d.inflight[w.ID]; free > 0 {
-			reqs = append(reqs, store.ClaimRequest{WebhookID: w.ID, Limit: free})
+			lease = max(lease, timeout(w)+leaseMargin)
+			reqs = append(reqs, store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: d.maxInFlight(w)})
 		}
 	}
 	for id := range d.targets {
@@ -175,7 +181,7 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 	}
 	d.mu.Unlock()
 	if len(reqs) > 0 {
-		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(d.cfg.Lease), Requests: reqs})
+		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(lease), Requests: reqs})
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -188,6 +194,17 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 		d.mu.Unlock()
 	}
 	return d.q.NextDue(ctx, now)
+}
+
+// leaseMargin is the least time a lease outlasts its attempt's timeout, to
+// record the result.
+const leaseMargin = 5 * time.Second
+
+func timeout(w *store.Webhook) time.Duration {
+	if w.Config.TimeoutSeconds > 0 {
+		return time.Duration(w.Config.TimeoutSeconds) * time.Second
+	}
+	return DefaultTimeout
 }
 
 func (d *Dispatcher) maxInFlight(w *store.Webhook) int {
@@ -274,6 +291,7 @@ func (d *Dispatcher) commit(batch []store.AttemptResult) {
 		err := d.q.Complete(ctx, batch, time.Now())
 		cancel()
 		if err == nil {
+			d.Wake() // the leases just ended free slots for more claims
 			return
 		}
 		if time.Now().After(deadline) {

@@ -102,11 +102,7 @@ func (o Outcome) OK() bool { return o.ErrorKind == "" }
 
 // Send makes one attempt of m to the webhook described by t.
 func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
-	timeout := time.Duration(t.Webhook.Config.TimeoutSeconds) * time.Second
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout(&t.Webhook))
 	defer cancel()
 	out := Outcome{Started: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))

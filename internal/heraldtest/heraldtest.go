@@ -34,6 +34,8 @@ type Options struct {
 	DataDir              string
 	// StrictTargets keeps the https-only, public-addresses-only defaults.
 	StrictTargets bool
+	// DatabaseURL runs the instance on PostgreSQL (see pgtest.Database).
+	DatabaseURL string
 }
 
 // Start runs Herald for the duration of the test.
@@ -46,7 +48,7 @@ func Start(t testing.TB, o Options) *Instance {
 		o.RetrySchedule = []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}
 	}
 	svc, err := service.Start(context.Background(), service.Config{
-		Addr: "127.0.0.1:0", DataDir: o.DataDir, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
+		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second,
 		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

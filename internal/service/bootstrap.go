@@ -12,7 +12,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/auth"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // DefaultTenant is created on first start; admin keys act on it unless a
@@ -25,7 +24,16 @@ const AdminKeyFile = "admin.key"
 // bootstrap makes sure the default tenant and an admin key exist. A key
 // given in the configuration is registered if new; otherwise, when no admin
 // key exists yet, one is generated, printed once and written to admin.key.
-func bootstrap(ctx context.Context, st *sqlite.Store, cfg Config) error {
+func bootstrap(ctx context.Context, st Backend, cfg Config) error {
+	if l, ok := st.(interface {
+		Lock(ctx context.Context, name string) (func(), error)
+	}); ok {
+		unlock, err := l.Lock(ctx, "herald-bootstrap")
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		defer unlock()
+	}
 	now := time.Now().UTC()
 	t, err := st.Tenant(ctx, DefaultTenant)
 	if errors.Is(err, store.ErrNotFound) {

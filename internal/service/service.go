@@ -13,43 +13,46 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/netguard"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // Config is what `herald serve` is started with.
 type Config struct {
-	Addr                 string
-	DataDir              string
+	Addr    string
+	DataDir string
+	// DatabaseURL selects PostgreSQL (several replicas may share it);
+	// empty means the embedded SQLite database in DataDir.
+	DatabaseURL          string
 	AdminKey             string
 	RetrySchedule        []time.Duration
 	AllowHTTP            bool
 	AllowPrivateTargets  bool
 	MaxWebhooksPerTenant int
 	ShutdownGrace        time.Duration
-	Version              string
-	Logger               *slog.Logger
+	// Lease is how long a claimed notification stays reserved to one
+	// replica (see delivery.Config.Lease).
+	Lease   time.Duration
+	Version string
+	Logger  *slog.Logger
 	// Out receives the one-time admin key notice (stdout for the CLI).
 	Out io.Writer
 }
 
 // Service is a running Herald.
 type Service struct {
-	store    *sqlite.Store
-	lock     *os.File
+	store    *opened
 	listener net.Listener
 	http     *http.Server
 	log      *slog.Logger
 
 	stopDispatch context.CancelFunc
+	stopListen   context.CancelFunc
 	dispatched   chan error
 	served       chan error
 	closeOnce    sync.Once
@@ -71,32 +74,16 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if len(cfg.RetrySchedule) == 0 {
 		cfg.RetrySchedule = delivery.DefaultSchedule
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	lock, err := lockDir(cfg.DataDir)
+	st, err := openForServe(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "herald.db"))
-	if err != nil {
-		lock.Close()
-		return nil, err
-	}
-	s := &Service{store: st, lock: lock, log: cfg.Logger}
+	s := &Service{store: st, log: cfg.Logger}
 	fail := func(err error) (*Service, error) {
 		st.Close()
-		lock.Close()
 		return nil, err
 	}
-	// This process holds the directory lock, so no other dispatcher can own
-	// a lease: whatever a crashed run had in flight is due again now.
-	if n, err := st.ReleaseLeases(ctx, ""); err != nil {
-		return fail(err)
-	} else if n > 0 {
-		cfg.Logger.Info("resuming notifications that were in flight when the last run stopped", "count", n)
-	}
-	if err := bootstrap(ctx, st, cfg); err != nil {
+	if err := bootstrap(ctx, st.Backend, cfg); err != nil {
 		return fail(err)
 	}
 
@@ -110,6 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Owner:         ownerID(),
 		Policy:        delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1},
 		ShutdownGrace: cfg.ShutdownGrace,
+		Lease:         cfg.Lease,
 		Logger:        cfg.Logger.With("component", "dispatcher"),
 	})
 	handler := api.New(api.Config{
@@ -136,6 +124,11 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	s.dispatched = make(chan error, 1)
 	s.served = make(chan error, 1)
 	go func() { s.dispatched <- disp.Run(dctx) }()
+	lctx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopListen = stopListen
+	if l, ok := st.Backend.(listener); ok {
+		go l.Listen(lctx, disp.Wake, cfg.Logger.With("component", "listen"))
+	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	cfg.Logger.Info("herald serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version)
 	return s, nil
@@ -174,25 +167,12 @@ func (s *Service) Close() error {
 		if err := <-s.dispatched; err != nil {
 			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))
 		}
-		errs = append(errs, s.store.Close(), s.lock.Close())
+		s.stopListen()
+		errs = append(errs, s.store.Close())
 		s.closeErr = errors.Join(errs...)
 		s.log.Info("herald stopped")
 	})
 	return s.closeErr
-}
-
-// lockDir takes an exclusive lock on the data directory: one SQLite
-// database has one Herald serving it.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "herald.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data directory %s is in use by another herald serve: %w", dir, err)
-	}
-	return f, nil
 }
 
 // ownerID names this process in leases.

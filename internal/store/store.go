@@ -235,10 +235,13 @@ type NotificationFilter struct {
 	From, To        time.Time
 }
 
-// ClaimRequest asks for up to Limit due notifications of one webhook.
+// ClaimRequest asks for up to Limit due notifications of one webhook. When
+// MaxInFlight is set, the claim also stops where the webhook would have more
+// than MaxInFlight notifications leased in all (by any dispatcher).
 type ClaimRequest struct {
-	WebhookID string
-	Limit     int
+	WebhookID   string
+	Limit       int
+	MaxInFlight int
 }
 
 // Claim leases due notifications to one dispatcher until LeaseUntil.

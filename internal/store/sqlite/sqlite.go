@@ -12,28 +12,22 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
-	"time"
 
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/heraldhq/herald/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Store is the SQLite implementation of Herald's store. It is safe for
-// concurrent use.
-type Store struct {
-	w *sql.DB // the single writer
-	r *sql.DB // readers
-}
+// dialect: one writer connection serializes writes, so no row locks.
+var dialect = &sqlstore.Dialect{IsUnique: isUnique}
 
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	w, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -42,8 +36,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w}
-	if err := s.Migrate(ctx); err != nil {
+	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -54,8 +47,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	s.r = r
-	return s, nil
+	return sqlstore.New(w, r, dialect), nil
 }
 
 // dsn builds a connection string with Herald's pragmas: WAL with
@@ -73,48 +65,18 @@ func dsn(path, txlock string, extra ...string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Migrate applies every pending schema migration.
-func (s *Store) Migrate(ctx context.Context) error {
+// migrate applies every pending schema migration.
+func migrate(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, sub)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate sqlite: %w", err)
-	}
-	return nil
-}
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
-	}
-	return nil
-}
-
-// Close closes both pools.
-func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// write runs fn in one write transaction and commits it.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
@@ -126,32 +88,4 @@ func isUnique(err error) bool {
 		return false
 	}
 	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
-// placeholders returns "?,?,?" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-// pageLimit bounds a page size and returns it with the extra row used to
-// tell whether more follow.
-func pageLimit(p store.Page) int {
-	if p.Limit <= 0 {
-		return 50
-	}
-	return p.Limit
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,8 +16,22 @@ import (
 // the tenant, all in one transaction: when it returns nil, every event and
 // notification is committed. Event IDs and creation times are the caller's.
 func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
+	res, err := s.publish(ctx, req)
+	if errors.Is(err, errIdempotencyRace) {
+		// A concurrent publish with the same key committed first: this
+		// attempt rolled back, and the next one returns that publish.
+		res, err = s.publish(ctx, req)
+	}
+	return res, err
+}
+
+// errIdempotencyRace: another transaction recorded the same idempotency key
+// between this one's check and its insert.
+var errIdempotencyRace = errors.New("idempotency key recorded concurrently")
+
+func (s *Store) publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
 	var res store.PublishResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *tx) error {
 		res = store.PublishResult{}
 		if req.IdempotencyKey != "" {
 			replay, found, err := s.replay(ctx, tx, req)
@@ -64,10 +78,16 @@ func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.Pu
 			res.Events = append(res.Events, pe)
 			ids = append(ids, e.ID)
 		}
+		if err := s.notify(ctx, tx); err != nil {
+			return err
+		}
 		if req.IdempotencyKey != "" {
 			idsJSON, _ := json.Marshal(ids)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_ids, created_at) VALUES (?, ?, ?, ?, ?)`,
 				req.TenantID, req.IdempotencyKey, req.RequestHash, idsJSON, ms(req.Now)); err != nil {
+				if s.d.IsUnique(err) {
+					return errIdempotencyRace
+				}
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
@@ -81,7 +101,7 @@ func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.Pu
 
 // replay returns the earlier answer for req's idempotency key when one was
 // recorded within the window; an older record is forgotten.
-func (s *Store) replay(ctx context.Context, tx *sql.Tx, req store.PublishRequest) (store.PublishResult, bool, error) {
+func (s *Store) replay(ctx context.Context, tx *tx, req store.PublishRequest) (store.PublishResult, bool, error) {
 	var hash string
 	var idsJSON []byte
 	var created int64
@@ -123,7 +143,7 @@ func (s *Store) replay(ctx context.Context, tx *sql.Tx, req store.PublishRequest
 
 // subscribers lists the tenant's webhooks that may receive notifications,
 // disabled ones included (their notifications wait for re-enabling).
-func subscribers(ctx context.Context, tx *sql.Tx, tenantID string) ([]store.Webhook, error) {
+func subscribers(ctx context.Context, tx *tx, tenantID string) ([]store.Webhook, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("find subscribers: %w", err)
@@ -152,12 +172,7 @@ func (s *Store) Event(ctx context.Context, tenantID, id string) (store.Event, []
 	return readEvent(ctx, s.r, tenantID, id)
 }
 
-type rowQueryer interface {
-	queryer
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func readEvent(ctx context.Context, q rowQueryer, tenantID, id string) (store.Event, []store.Notification, error) {
+func readEvent(ctx context.Context, q queryer, tenantID, id string) (store.Event, []store.Notification, error) {
 	var e store.Event
 	var created int64
 	var payload []byte

@@ -1,8 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -68,22 +69,26 @@ func (s *Store) NextDue(ctx context.Context, after time.Time) (time.Time, error)
 // recorded, its lease runs out, or its owner releases it.
 func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error) {
 	var out []store.Claimed
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *tx) error {
 		out = out[:0]
 		token := c.Owner + "/" + uuid.NewString()
 		stmt, err := tx.PrepareContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
 			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
-				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+s.d.SkipLocked+`)
 			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
 		if err != nil {
 			return fmt.Errorf("prepare claim: %w", err)
 		}
 		defer stmt.Close()
 		for _, r := range c.Requests {
-			if r.Limit <= 0 {
+			limit, err := s.claimLimit(ctx, tx, r, c.Now)
+			if err != nil {
+				return err
+			}
+			if limit <= 0 {
 				continue
 			}
-			rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), r.WebhookID, ms(c.Now), ms(c.Now), r.Limit)
+			rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), r.WebhookID, ms(c.Now), ms(c.Now), limit)
 			if err != nil {
 				return fmt.Errorf("claim notifications: %w", err)
 			}
@@ -134,8 +139,39 @@ func (b byDue) Swap(i, j int) {
 	b.due[i], b.due[j] = b.due[j], b.due[i]
 }
 
+// claimLimit is how many notifications of r's webhook may be claimed now:
+// r.Limit, but never past the webhook's MaxInFlight counting every live
+// lease, whoever holds it (so the bound holds across replicas). Where the
+// dialect locks rows, the webhook's row is locked for the rest of the
+// transaction, so that two replicas never count the same free slots; a
+// webhook another replica is claiming for right now is skipped.
+func (s *Store) claimLimit(ctx context.Context, tx *tx, r store.ClaimRequest, now time.Time) (int, error) {
+	if r.Limit <= 0 {
+		return 0, nil
+	}
+	if s.d.SkipLocked != "" {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("lock webhook for claim: %w", err)
+		}
+	}
+	if r.MaxInFlight <= 0 {
+		return r.Limit, nil
+	}
+	var leased int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
+		AND lease_expires_at > ?`, r.WebhookID, ms(now)).Scan(&leased); err != nil {
+		return 0, fmt.Errorf("count leases: %w", err)
+	}
+	return min(r.Limit, r.MaxInFlight-leased), nil
+}
+
 // attachPayloads reads the event payload of each claimed notification.
-func attachPayloads(ctx context.Context, tx *sql.Tx, claimed []store.Claimed) error {
+func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error {
 	if len(claimed) == 0 {
 		return nil
 	}
@@ -178,7 +214,7 @@ func (s *Store) Complete(ctx context.Context, results []store.AttemptResult, now
 	if len(results) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *tx) error {
 		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
 			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -210,13 +246,15 @@ func (s *Store) Complete(ctx context.Context, results []store.AttemptResult, now
 // when owner is empty) so it can be claimed again at once.
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0
 			WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`, owner, owner)
 		if err != nil {
 			return fmt.Errorf("release leases: %w", err)
 		}
-		n, _ = res.RowsAffected()
+		if n, _ = res.RowsAffected(); n > 0 {
+			return s.notify(ctx, tx)
+		}
 		return nil
 	})
 	return int(n), err
@@ -261,12 +299,13 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 		args = append(args, p.After)
 	}
 	args = append(args, limit+1)
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, e.payload FROM notifications n
+	defer rtx.Rollback()
+	read := &tx{Tx: rtx, d: s.d}
+	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, e.payload FROM notifications n
 		JOIN events e ON e.id = n.event_id WHERE `+where+` ORDER BY n.id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
@@ -288,13 +327,13 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
 	out, paging := trim(out, limit, func(n store.Notification) string { return n.ID })
-	if err := attachAttempts(ctx, tx, out); err != nil {
+	if err := attachAttempts(ctx, read, out); err != nil {
 		return nil, store.Paging{}, err
 	}
 	return out, paging, nil
 }
 
-func attachAttempts(ctx context.Context, tx *sql.Tx, notes []store.Notification) error {
+func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) error {
 	if len(notes) == 0 {
 		return nil
 	}
@@ -333,14 +372,16 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 	f.Status = store.StatusExpired
 	where, args := filterSQL(f)
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE notifications AS n SET status = 'PENDING', retry_base = attempts,
 			next_attempt_at = ?, modified_at = ? WHERE `+where+`
 			AND n.webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)`, append([]any{ms(now), ms(now)}, args...)...)
 		if err != nil {
 			return fmt.Errorf("requeue expired: %w", err)
 		}
-		n, _ = res.RowsAffected()
+		if n, _ = res.RowsAffected(); n > 0 {
+			return s.notify(ctx, tx)
+		}
 		return nil
 	})
 	return int(n), err

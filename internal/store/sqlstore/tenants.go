@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,16 +12,16 @@ import (
 
 // CreateTenant stores a tenant and its first API keys in one transaction.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`,
 			t.ID, t.Name, ms(t.Created)); err != nil {
-			if isUnique(err) {
+			if s.d.IsUnique(err) {
 				return fmt.Errorf("create tenant %q: %w", t.Name, store.ErrConflict)
 			}
 			return fmt.Errorf("create tenant: %w", err)
 		}
 		for _, k := range keys {
-			if err := insertKey(ctx, tx, k); err != nil {
+			if err := s.insertKey(ctx, tx, k); err != nil {
 				return err
 			}
 		}
@@ -72,7 +72,7 @@ func (s *Store) Tenants(ctx context.Context, p store.Page) ([]store.Tenant, stor
 
 // CreateAPIKey stores a new key of an existing tenant.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = ?`, k.TenantID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -81,14 +81,14 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 		if err != nil {
 			return fmt.Errorf("create api key: %w", err)
 		}
-		return insertKey(ctx, tx, k)
+		return s.insertKey(ctx, tx, k)
 	})
 }
 
-func insertKey(ctx context.Context, tx *sql.Tx, k store.APIKey) error {
+func (s *Store) insertKey(ctx context.Context, tx *tx, k store.APIKey) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant_id, role, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.TenantID, string(k.Role), k.Hash, k.Prefix, ms(k.Created))
-	if isUnique(err) {
+	if s.d.IsUnique(err) {
 		return fmt.Errorf("create api key: %w", store.ErrConflict)
 	}
 	if err != nil {
@@ -151,7 +151,7 @@ func scanKeys(rows *sql.Rows) ([]store.APIKey, error) {
 
 // RevokeAPIKey revokes a key; revoking twice is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(now), id)
 		if err != nil {
 			return fmt.Errorf("revoke api key: %w", err)

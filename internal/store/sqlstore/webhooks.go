@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -19,8 +19,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *tx) error {
 		if maxPerTenant > 0 {
+			// Lock the tenant so concurrent creates count one at a time.
+			var id string
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = ?`+s.d.ForUpdate, w.TenantID).Scan(&id); err != nil {
+				return fmt.Errorf("lock tenant: %w", err)
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE tenant_id = ? AND deleted_at IS NULL`, w.TenantID).Scan(&n); err != nil {
 				return fmt.Errorf("count webhooks: %w", err)
@@ -40,15 +45,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 
 // Webhook returns one of a tenant's webhooks.
 func (s *Store) Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error) {
-	return getWebhook(ctx, s.r, tenantID, id)
+	return getWebhook(ctx, s.r, tenantID, id, "")
 }
 
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func getWebhook(ctx context.Context, q queryer, tenantID, id string) (store.Webhook, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`, id, tenantID)
+// getWebhook reads one webhook; lock is the dialect's row lock clause when
+// the caller is about to change it.
+func getWebhook(ctx context.Context, q queryer, tenantID, id, lock string) (store.Webhook, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`+lock, id, tenantID)
 	if err != nil {
 		return store.Webhook{}, fmt.Errorf("get webhook: %w", err)
 	}
@@ -83,8 +86,8 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string, p store.Page) ([]
 // change may return an error to abandon the update.
 func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error) {
 	var out store.Webhook
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		w, err := getWebhook(ctx, tx, tenantID, id)
+	err := s.write(ctx, func(tx *tx) error {
+		w, err := getWebhook(ctx, tx, tenantID, id, s.d.ForUpdate)
 		if err != nil {
 			return err
 		}
@@ -102,7 +105,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 			return fmt.Errorf("update webhook: %w", err)
 		}
 		out = w
-		return nil
+		return s.notify(ctx, tx) // a re-enabled webhook may have work waiting
 	})
 	return out, err
 }
@@ -110,7 +113,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 // DeleteWebhook removes a webhook and cancels its pending notifications in
 // one transaction. Its delivered and expired notifications stay searchable.
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time.Time) (cancelled int, err error) {
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET deleted_at = ?, modified_at = ? WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`,
 			ms(now), ms(now), id, tenantID)
 		if err != nil {

@@ -1,0 +1,104 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// Backend is what Herald needs of a store.
+type Backend interface {
+	api.Store
+	delivery.Queue
+	Close() error
+}
+
+// OpenStore opens the PostgreSQL database at databaseURL or, when it is
+// empty, the embedded SQLite database in dataDir; either way its schema is
+// brought up to date.
+func OpenStore(ctx context.Context, dataDir, databaseURL string) (Backend, error) {
+	if databaseURL != "" {
+		return postgres.Open(ctx, databaseURL)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "herald.db"))
+}
+
+// opened is a store ready to serve, with what must be released with it.
+type opened struct {
+	Backend
+	lock *os.File // SQLite: this process owns the data directory
+}
+
+func (o *opened) Close() error {
+	err := o.Backend.Close()
+	if o.lock != nil {
+		o.lock.Close()
+	}
+	return err
+}
+
+// openForServe opens the store for `herald serve`. On SQLite the process
+// takes the data directory's lock, so no other dispatcher can hold a lease:
+// whatever a crashed run had in flight is released at once. On PostgreSQL
+// other replicas may be running: leases of a dead one run out instead.
+func openForServe(ctx context.Context, cfg Config) (*opened, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		return &opened{Backend: st}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	lock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg.DataDir, "")
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	o := &opened{Backend: st, lock: lock}
+	n, err := st.ReleaseLeases(ctx, "")
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	if n > 0 {
+		cfg.Logger.Info("resuming notifications that were in flight when the last run stopped", "count", n)
+	}
+	return o, nil
+}
+
+// listener is a store that can wake dispatchers of other processes.
+type listener interface {
+	Listen(ctx context.Context, wake func(), log *slog.Logger)
+}
+
+// lockDir takes an exclusive lock on the data directory: one SQLite
+// database has one Herald serving it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "herald.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another herald serve: %w", dir, err)
+	}
+	return f, nil
+}

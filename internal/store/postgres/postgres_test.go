@@ -1,0 +1,30 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+	"github.com/heraldhq/herald/internal/store/storetest"
+)
+
+// newPostgresStore opens a store on a fresh database of its own.
+func newPostgresStore(tb testing.TB) (storetest.Store, func() storetest.Store) {
+	tb.Helper()
+	url := pgtest.Database(tb)
+	open := func() storetest.Store {
+		tb.Helper()
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			tb.Fatalf("open postgres: %v", err)
+		}
+		tb.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	return open(), open
+}
+
+func TestContract(t *testing.T)           { storetest.Run(t, newPostgresStore) }
+func BenchmarkPublish(b *testing.B)       { storetest.BenchPublish(b, newPostgresStore) }
+func BenchmarkClaimComplete(b *testing.B) { storetest.BenchClaimComplete(b, newPostgresStore) }

@@ -1,0 +1,187 @@
+// Package sqlstore is Herald's store written once against database/sql: the
+// queue, publishing, webhooks, tenants and keys. The backends (sqlite,
+// postgres) open the database, run their migrations and describe their SQL
+// differences in a Dialect; everything else is shared, so both keep one
+// contract (see storetest).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Dialect is what differs between the SQL backends.
+type Dialect struct {
+	// Numbered says placeholders are $1, $2, ... (queries are written with ?).
+	Numbered bool
+	// IsUnique reports a unique or primary key violation.
+	IsUnique func(error) bool
+	// ForUpdate locks rows read in a write transaction (" FOR UPDATE"), and
+	// SkipLocked claims rows no other transaction holds
+	// (" FOR UPDATE SKIP LOCKED"); both empty where a database has a single
+	// writer.
+	ForUpdate, SkipLocked string
+	// Notify, when set, runs in every transaction that makes work due, so
+	// that other processes wake up (PostgreSQL: pg_notify).
+	Notify string
+}
+
+// Store is Herald's store on a SQL database. It is safe for concurrent use.
+type Store struct {
+	w, r *db // writer and readers (the same pool where writers are not limited)
+	d    *Dialect
+}
+
+// New returns a Store writing through w and reading through r.
+func New(w, r *sql.DB, d *Dialect) *Store {
+	return &Store{w: &db{DB: w, d: d}, r: &db{DB: r, d: d}, d: d}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	if s.r.DB == s.w.DB {
+		return s.w.Close()
+	}
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// write runs fn in one write transaction and commits it.
+func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&tx{Tx: t, d: s.d}); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// notify tells other processes that work is due, when the dialect can.
+func (s *Store) notify(ctx context.Context, t *tx) error {
+	if s.d.Notify == "" {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, s.d.Notify); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// db and tx rebind the ? placeholders of every query for the dialect.
+type db struct {
+	*sql.DB
+	d *Dialect
+}
+
+type tx struct {
+	*sql.Tx
+	d *Dialect
+}
+
+func (c *db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.DB.ExecContext(ctx, c.d.rebind(q), args...)
+}
+
+func (c *db) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.DB.QueryContext(ctx, c.d.rebind(q), args...)
+}
+
+func (c *db) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.DB.QueryRowContext(ctx, c.d.rebind(q), args...)
+}
+
+func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.Tx.PrepareContext(ctx, t.d.rebind(q))
+}
+
+// queryer reads, inside or outside a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var rebound sync.Map // query with ? -> query with $n
+
+// rebind turns ? placeholders into $1, $2, ... for dialects that number them.
+func (d *Dialect) rebind(q string) string {
+	if !d.Numbered {
+		return q
+	}
+	if v, ok := rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	out := b.String()
+	rebound.Store(q, out)
+	return out
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// placeholders returns "?,?,?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// pageLimit is a page's size (50 when unset).
+func pageLimit(p store.Page) int {
+	if p.Limit <= 0 {
+		return 50
+	}
+	return p.Limit
+}
