@@ -24,10 +24,7 @@ const crashAdminKey = "hk_crash_test_admin_key_0123456789"
 // restarts it on the same data directory, and checks that every event that
 // was acknowledged with 202 reaches every subscribed endpoint.
 func TestKillLosesNothingAcknowledged(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "herald")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHerald(t)
 	data := t.TempDir()
 	addr := freeAddr(t)
 
@@ -47,7 +44,7 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 		return len(got)
 	}
 
-	first := startHerald(t, bin, data, addr)
+	first := startHerald(t, bin, addr, "--data", data)
 	for range 2 {
 		status, body := call(t, addr, "POST", "/webhooks", fmt.Sprintf(`{"endpoint": %q, "events": ["*"], "config": {"max_in_flight": 8}}`, rc.URL))
 		if status != http.StatusCreated {
@@ -104,7 +101,7 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("killed with %d acknowledged notifications, %d delivered", total, before)
 
-	second := startHerald(t, bin, data, addr)
+	second := startHerald(t, bin, addr, "--data", data)
 	restarted := time.Now()
 	waitFor(t, 60*time.Second, "every acknowledged notification to be delivered", func() bool {
 		mu.Lock()
@@ -173,9 +170,38 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	}
 }
 
-func startHerald(t *testing.T, bin, data, addr string) *exec.Cmd {
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildHerald compiles the real binary once per test run.
+func buildHerald(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--addr", addr, "--retry-schedule", "200ms,200ms,200ms")
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "herald")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// startHerald runs `herald serve` on addr with the test admin key, extra
+// flags, and waits until it is ready.
+func startHerald(t *testing.T, bin, addr string, flags ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"serve", "--dev", "--addr", addr, "--retry-schedule", "200ms,200ms,200ms"}, flags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HERALD_ADMIN_KEY="+crashAdminKey)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "herald.log"))
 	if err != nil {
