@@ -39,6 +39,13 @@ type configInput struct {
 	Modified json.RawMessage `json:"modified"`
 }
 
+type oauth2Input struct {
+	TokenURL     *string `json:"token_url"`
+	ClientID     *string `json:"client_id"`
+	ClientSecret *string `json:"client_secret"`
+	Scope        *string `json:"scope"`
+}
+
 type headerInput struct {
 	Name  *string `json:"header_name"`
 	Value *string `json:"header_value"`
@@ -65,7 +72,7 @@ var forbiddenHeaders = map[string]bool{
 // apply validates in and writes it over h. It reads nothing from the store.
 func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *apiError {
 	if in.Endpoint != nil {
-		endpoint, err := s.checkEndpoint(r, *in.Endpoint)
+		endpoint, err := s.checkURL(r, *in.Endpoint, "endpoint")
 		if err != nil {
 			return err
 		}
@@ -99,15 +106,77 @@ func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *api
 		}
 	}
 	if in.Config != nil {
-		return applyConfig(in.Config, &h.Config)
+		if err := applyConfig(in.Config, &h.Config); err != nil {
+			return err
+		}
+		if err := s.applyOAuth2(r, in.Config.OAuth2, &h.Config); err != nil {
+			return err
+		}
+	}
+	if h.Config.OAuth2 != nil && (h.Config.BasicAuthUsername != "" || h.Config.BasicAuthPassword != "") {
+		return invalid("config.oauth2", "cannot be combined with basic auth: set basic_auth_username and basic_auth_password to \"\" or oauth2 to null")
 	}
 	return nil
 }
 
-// checkEndpoint validates a webhook URL and the addresses its host resolves
-// to; it returns the URL as it will be called.
-func (s *server) checkEndpoint(r *http.Request, raw string) (string, *apiError) {
-	const field = "endpoint"
+// applyOAuth2 reads config.oauth2: absent keeps it, null removes it, an
+// object replaces it (a masked client_secret keeps the stored one).
+func (s *server) applyOAuth2(r *http.Request, raw json.RawMessage, c *store.WebhookConfig) *apiError {
+	if len(raw) == 0 {
+		return nil
+	}
+	if isNull(raw) {
+		c.OAuth2 = nil
+		return nil
+	}
+	var in oauth2Input
+	if err := decodeBytes(raw, &in); err != nil {
+		if err.Field != "" {
+			err.Field = "config.oauth2." + err.Field
+		} else {
+			err.Field = "config.oauth2"
+		}
+		return err
+	}
+	if in.TokenURL == nil || *in.TokenURL == "" {
+		return invalid("config.oauth2.token_url", "is required")
+	}
+	tokenURL, aerr := s.checkURL(r, *in.TokenURL, "config.oauth2.token_url")
+	if aerr != nil {
+		return aerr
+	}
+	if in.ClientID == nil || *in.ClientID == "" {
+		return invalid("config.oauth2.client_id", "is required")
+	}
+	secret := ""
+	switch {
+	case in.ClientSecret == nil || *in.ClientSecret == "":
+		return invalid("config.oauth2.client_secret", "is required")
+	case *in.ClientSecret == mask:
+		if c.OAuth2 == nil {
+			return invalid("config.oauth2.client_secret", "is masked but no client secret is stored")
+		}
+		secret = c.OAuth2.ClientSecret
+	default:
+		secret = *in.ClientSecret
+	}
+	next := &store.OAuth2Config{TokenURL: tokenURL, ClientID: *in.ClientID, ClientSecret: secret}
+	if in.Scope != nil {
+		next.Scope = *in.Scope
+	}
+	for field, v := range map[string]string{"client_id": next.ClientID, "client_secret": next.ClientSecret, "scope": next.Scope} {
+		if msg := checkHeaderValue(v); msg != "" {
+			return invalid("config.oauth2."+field, "%s", msg)
+		}
+	}
+	c.OAuth2 = next
+	return nil
+}
+
+// checkURL validates a URL Herald will call (an endpoint or a token URL)
+// and the addresses its host resolves to; it returns the URL as it will be
+// called.
+func (s *server) checkURL(r *http.Request, raw, field string) (string, *apiError) {
 	if raw == "" {
 		return "", invalid(field, "is required")
 	}
@@ -139,15 +208,12 @@ func (s *server) checkEndpoint(r *http.Request, raw string) (string, *apiError) 
 		}
 		// A host that does not resolve yet is accepted: every connection
 		// is checked again when it is made.
-		s.Logger.Info("endpoint host does not resolve at registration", "host", u.Hostname(), "err", err)
+		s.Logger.Info("host does not resolve at registration", "field", field, "host", u.Hostname(), "err", err)
 	}
 	return u.String(), nil
 }
 
 func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
-	if len(in.OAuth2) > 0 && !isNull(in.OAuth2) {
-		return invalid("config.oauth2", "OAuth2 client credentials are not supported by this Herald version; use basic auth or custom headers")
-	}
 	if in.BasicAuthUsername != nil {
 		if strings.Contains(*in.BasicAuthUsername, ":") {
 			return invalid("config.basic_auth_username", "must not contain ':'")

@@ -43,7 +43,14 @@ type configJSON struct {
 	MaxInFlight          int            `json:"max_in_flight"`
 	MaxRetries           *int           `json:"max_retries"`
 	RetryIntervalSeconds *int           `json:"retry_interval_seconds"`
-	OAuth2               *struct{}      `json:"oauth2"`
+	OAuth2               *oauth2JSON    `json:"oauth2"`
+}
+
+type oauth2JSON struct {
+	TokenURL     string `json:"token_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Scope        string `json:"scope,omitempty"`
 }
 
 func toWebhookJSON(w store.Webhook) webhookJSON {
@@ -66,6 +73,9 @@ func toWebhookJSON(w store.Webhook) webhookJSON {
 	}
 	for i, h := range c.CustomHeaders {
 		out.Config.CustomHeaders[i] = store.Header{Name: h.Name, Value: mask}
+	}
+	if o := c.OAuth2; o != nil {
+		out.Config.OAuth2 = &oauth2JSON{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: mask, Scope: o.Scope}
 	}
 	return out
 }

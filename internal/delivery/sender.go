@@ -50,6 +50,7 @@ const (
 // every attempt so connections to an endpoint are reused.
 type Sender struct {
 	client    *http.Client
+	tokens    *tokens
 	userAgent string
 }
 
@@ -67,6 +68,7 @@ func NewSender(guard netguard.Guard, userAgent string) *Sender {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &Sender{
+		tokens: newTokens(transport),
 		client: &http.Client{
 			Transport: transport,
 			// Redirects are never followed: the endpoint is what the client registered.
@@ -105,13 +107,13 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, timeout(&t.Webhook))
 	defer cancel()
 	out := Outcome{Started: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))
-	if err != nil {
-		out.ErrorKind, out.Error = ErrKindRequest, err.Error()
-		return out
+	var resp *http.Response
+	var err error
+	if t.Webhook.Config.OAuth2 == nil {
+		resp, err = s.post(ctx, t, m, "")
+	} else {
+		resp, err = s.postWithToken(ctx, t, m)
 	}
-	t.setHeaders(req.Header, m, s.userAgent)
-	resp, err := s.client.Do(req)
 	if err != nil {
 		out.Duration = time.Since(out.Started)
 		out.ErrorKind, out.Error = classify(err), err.Error()
@@ -143,6 +145,40 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 		}
 	}
 	return out
+}
+
+// post makes one request; bearer, when set, is the OAuth2 access token.
+func (s *Sender) post(ctx context.Context, t *Target, m Message, bearer string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))
+	if err != nil {
+		return nil, &requestError{err}
+	}
+	t.setHeaders(req.Header, m, s.userAgent)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return s.client.Do(req)
+}
+
+// postWithToken makes the request with the webhook's OAuth2 token. A 401
+// earns one fresh token and one immediate retry, within the same attempt.
+// A token that cannot be had is a *tokenError.
+func (s *Sender) postWithToken(ctx context.Context, t *Target, m Message) (*http.Response, error) {
+	src, gen := s.tokens.source(&t.Webhook)
+	tok, err := token(src)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.post(ctx, t, m, tok.AccessToken)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if tok, err = token(s.tokens.renew(&t.Webhook, gen)); err != nil {
+		return nil, fmt.Errorf("after a 401: %w", err)
+	}
+	return s.post(ctx, t, m, tok.AccessToken)
 }
 
 // niResponseCode reads response.status.code from an NI answer, if present.
@@ -180,6 +216,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// requestError: the request could not even be built (a malformed endpoint).
+type requestError struct{ err error }
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
 // classify names the kind of a transport error for the attempt log.
 func classify(err error) string {
 	var dnsErr *net.DNSError
@@ -188,7 +230,13 @@ func classify(err error) string {
 	var hostErr x509.HostnameError
 	var recordErr tls.RecordHeaderError
 	var alertErr tls.AlertError
+	var tokErr *tokenError
+	var reqErr *requestError
 	switch {
+	case errors.As(err, &tokErr):
+		return ErrKindOAuth2Token
+	case errors.As(err, &reqErr):
+		return ErrKindRequest
 	case errors.Is(err, netguard.ErrBlocked):
 		return ErrKindBlocked
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
