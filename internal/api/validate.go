@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/store"
@@ -33,6 +34,8 @@ type configInput struct {
 	MaxRetries           json.RawMessage `json:"max_retries"`
 	RetryIntervalSeconds json.RawMessage `json:"retry_interval_seconds"`
 	OAuth2               json.RawMessage `json:"oauth2"`
+	RateLimitPerSecond   json.RawMessage `json:"rate_limit_per_second"`
+	Ordered              *bool           `json:"ordered"`
 	// Created and Modified appear inside config in the nCore samples; they
 	// are accepted and ignored.
 	Created  json.RawMessage `json:"created"`
@@ -59,6 +62,7 @@ const (
 	maxInFlightLimit = 256
 	maxRetriesLimit  = 100
 	maxRetryInterval = 7 * 24 * 3600
+	maxRateLimit     = 10000
 )
 
 // forbiddenHeaders may not be set as custom headers: Herald sets them, or
@@ -97,8 +101,15 @@ func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *api
 	}
 	if in.Status != nil {
 		switch *in.Status {
-		case store.WebhookActive, store.WebhookDisabled:
-			h.Status = *in.Status
+		case store.WebhookActive:
+			if h.Status != store.WebhookActive || h.Health.CircuitOpen() {
+				// Enabling (again) starts with a clean record and a
+				// closed circuit: delivery resumes at once.
+				h.Health.ConsecutiveFailures, h.Health.FailingSince, h.Health.CircuitOpenUntil = 0, time.Time{}, time.Time{}
+			}
+			h.Status = store.WebhookActive
+		case store.WebhookDisabled:
+			h.Status = store.WebhookDisabled
 		case "FAILING":
 			return invalid("status", "FAILING is reported by Herald and cannot be set")
 		default:
@@ -258,6 +269,23 @@ func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
 			return invalid("config.max_in_flight", "must be between 1 and %d", maxInFlightLimit)
 		}
 		c.MaxInFlight = *in.MaxInFlight
+	}
+	if in.Ordered != nil {
+		c.Ordered = *in.Ordered
+	}
+	if len(in.RateLimitPerSecond) > 0 {
+		if isNull(in.RateLimitPerSecond) {
+			c.RateLimitPerSecond = nil
+		} else {
+			var v float64
+			if err := json.Unmarshal(in.RateLimitPerSecond, &v); err != nil {
+				return invalid("config.rate_limit_per_second", "must be a number or null")
+			}
+			if v < 0.01 || v > maxRateLimit {
+				return invalid("config.rate_limit_per_second", "must be between 0.01 and %d", maxRateLimit)
+			}
+			c.RateLimitPerSecond = &v
+		}
 	}
 	var err *apiError
 	if c.MaxRetries, err = nullableInt(in.MaxRetries, c.MaxRetries, "config.max_retries", 0, maxRetriesLimit); err != nil {

@@ -28,6 +28,7 @@ type webhookJSON struct {
 	Events   []string   `json:"events"`
 	Status   string     `json:"status"`
 	Config   configJSON `json:"config"`
+	Health   healthJSON `json:"health"`
 	Created  string     `json:"created"`
 	Modified string     `json:"modified"`
 	// Secret is set only in the answer that creates the webhook.
@@ -44,6 +45,27 @@ type configJSON struct {
 	MaxRetries           *int           `json:"max_retries"`
 	RetryIntervalSeconds *int           `json:"retry_interval_seconds"`
 	OAuth2               *oauth2JSON    `json:"oauth2"`
+	RateLimitPerSecond   *float64       `json:"rate_limit_per_second"`
+	Ordered              bool           `json:"ordered"`
+}
+
+// healthJSON is a webhook's delivery record: the circuit is "open" (status
+// FAILING) after consecutive failures, "closed" otherwise.
+type healthJSON struct {
+	Circuit             string  `json:"circuit"`
+	ConsecutiveFailures int     `json:"consecutive_failures"`
+	FailingSince        *string `json:"failing_since"`
+	NextProbe           *string `json:"next_probe"`
+	LastSuccess         *string `json:"last_success"`
+	LastFailure         *string `json:"last_failure"`
+}
+
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := formatTime(t)
+	return &s
 }
 
 type oauth2JSON struct {
@@ -62,7 +84,17 @@ func toWebhookJSON(w store.Webhook) webhookJSON {
 			CustomHeaders: make([]store.Header, len(c.CustomHeaders)),
 			Format:        c.Format, TimeoutSeconds: c.TimeoutSeconds, MaxInFlight: c.MaxInFlight,
 			MaxRetries: c.MaxRetries, RetryIntervalSeconds: c.RetryIntervalSeconds,
+			RateLimitPerSecond: c.RateLimitPerSecond, Ordered: c.Ordered,
 		},
+		Health: healthJSON{Circuit: "closed", ConsecutiveFailures: w.Health.ConsecutiveFailures,
+			FailingSince: optTime(w.Health.FailingSince), LastSuccess: optTime(w.Health.LastSuccess),
+			LastFailure: optTime(w.Health.LastFailure)},
+	}
+	if w.Health.CircuitOpen() {
+		out.Health.Circuit, out.Health.NextProbe = "open", optTime(w.Health.CircuitOpenUntil)
+		if w.Status == store.WebhookActive {
+			out.Status = "FAILING"
+		}
 	}
 	if c.BasicAuthUsername != "" {
 		out.Config.BasicAuthUsername = &c.BasicAuthUsername
@@ -189,6 +221,9 @@ func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request, p princip
 	}
 	updated, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(stored *store.Webhook) error {
 		stored.Endpoint, stored.Events, stored.Status, stored.Config = hook.Endpoint, hook.Events, hook.Status, hook.Config
+		if in.Status != nil && *in.Status == store.WebhookActive {
+			stored.Health = hook.Health
+		}
 		stored.Modified = time.Now().UTC()
 		return nil
 	})

@@ -21,7 +21,7 @@ func TestCreateWebhookNCoreBody(t *testing.T) {
 
 	var raw map[string]any
 	r.JSON(t, &raw)
-	wantKeys := []string{"config", "created", "endpoint", "events", "id", "modified", "secret", "status"}
+	wantKeys := []string{"config", "created", "endpoint", "events", "health", "id", "modified", "secret", "status"}
 	if got := sortedKeys(raw); !slices.Equal(got, wantKeys) {
 		t.Errorf("answer members = %v, want %v", got, wantKeys)
 	}
@@ -30,6 +30,12 @@ func TestCreateWebhookNCoreBody(t *testing.T) {
 		"custom_headers": []any{map[string]any{"header_name": "apikey", "header_value": "********"}},
 		"format":         "ncore", "timeout_seconds": 10.0, "max_in_flight": 16.0,
 		"max_retries": nil, "retry_interval_seconds": nil, "oauth2": nil,
+		"rate_limit_per_second": nil, "ordered": false,
+	}
+	wantHealth := map[string]any{"circuit": "closed", "consecutive_failures": 0.0, "failing_since": nil,
+		"next_probe": nil, "last_success": nil, "last_failure": nil}
+	if got := raw["health"]; jsonString(got) != jsonString(wantHealth) {
+		t.Errorf("health = %s\nwant     %s", jsonString(got), jsonString(wantHealth))
 	}
 	if got := raw["config"]; jsonString(got) != jsonString(wantConfig) {
 		t.Errorf("config = %s\nwant     %s", jsonString(got), jsonString(wantConfig))

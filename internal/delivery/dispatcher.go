@@ -16,7 +16,7 @@ type Queue interface {
 	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
 	NextDue(ctx context.Context, after time.Time) (time.Time, error)
 	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
-	Complete(ctx context.Context, results []store.AttemptResult, now time.Time) error
+	Complete(ctx context.Context, c store.Completion) error
 	ReleaseLeases(ctx context.Context, owner string) (int, error)
 }
 
@@ -36,7 +36,10 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// DefaultMaxInFlight applies to webhooks that set no max_in_flight.
 	DefaultMaxInFlight int
-	Logger             *slog.Logger
+	// DisableAfter disables a webhook that has failed without a single
+	// success for this long (0: never).
+	DisableAfter time.Duration
+	Logger       *slog.Logger
 }
 
 // DefaultLease is the lease of a Config that sets none.
@@ -156,6 +159,7 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 	reqs := make([]store.ClaimRequest, 0, len(hooks))
 	due := make(map[string]bool, len(hooks))
 	lease := d.cfg.Lease
+	rateWake := d.cfg.Poll
 	d.mu.Lock()
 	for i := range hooks {
 		due[hooks[i].ID] = true
@@ -171,7 +175,13 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 		}
 		if free := d.maxInFlight(w) - d.inflight[w.ID]; free > 0 {
 			lease = max(lease, timeout(w)+leaseMargin)
-			reqs = append(reqs, store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: d.maxInFlight(w)})
+			req := store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: d.maxInFlight(w), Ordered: w.Config.Ordered}
+			if rl := w.Config.RateLimitPerSecond; rl != nil {
+				req.RateLimit = *rl
+				// Tokens come back at this pace: look again then.
+				rateWake = min(rateWake, max(time.Duration(float64(time.Second) / *rl), 10*time.Millisecond))
+			}
+			reqs = append(reqs, req)
 		}
 	}
 	for id := range d.targets {
@@ -193,7 +203,14 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 		}
 		d.mu.Unlock()
 	}
-	return d.q.NextDue(ctx, now)
+	next, err := d.q.NextDue(ctx, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if rateWake < d.cfg.Poll && (next.IsZero() || now.Add(rateWake).Before(next)) {
+		next = now.Add(rateWake)
+	}
+	return next, nil
 }
 
 // leaseMargin is the least time a lease outlasts its attempt's timeout, to
@@ -208,6 +225,9 @@ func timeout(w *store.Webhook) time.Duration {
 }
 
 func (d *Dispatcher) maxInFlight(w *store.Webhook) int {
+	if w.Config.Ordered {
+		return 1
+	}
 	if w.Config.MaxInFlight > 0 {
 		return w.Config.MaxInFlight
 	}
@@ -231,6 +251,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 	}
 	res := store.AttemptResult{
 		LeaseToken: n.LeaseToken,
+		WebhookID:  n.WebhookID,
 		Attempt: store.Attempt{
 			NotificationID: n.ID, Number: n.Attempt, Started: out.Started, Duration: out.Duration,
 			StatusCode: out.StatusCode, ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
@@ -238,11 +259,15 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 		Status: store.StatusDelivered,
 	}
 	if !out.OK() {
-		if wait, ok := d.cfg.Policy.Next(t.Webhook.Config, n.Attempt-n.RetryBase, out.RetryAfter); ok {
+		wait, ok := d.cfg.Policy.Next(t.Webhook.Config, n.Attempt-n.RetryBase, out.RetryAfter)
+		if ok {
 			res.Status, res.NextAttemptAt = store.StatusPending, time.Now().Add(wait)
 		} else {
 			res.Status = store.StatusExpired
+			wait = d.cfg.Policy.Probe(t.Webhook.Config)
 		}
+		// An open circuit probes again after the wait this failure earned.
+		res.ProbeAt = time.Now().Add(wait)
 		d.log.Debug("attempt failed", "notification_id", n.ID, "webhook_id", n.WebhookID, "attempt", n.Attempt,
 			"kind", out.ErrorKind, "err", out.Error, "next", res.Status)
 	}
@@ -288,7 +313,7 @@ func (d *Dispatcher) commit(batch []store.AttemptResult) {
 	deadline := time.Now().Add(d.cfg.Lease)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := d.q.Complete(ctx, batch, time.Now())
+		err := d.q.Complete(ctx, store.Completion{Results: batch, Now: time.Now(), DisableAfter: d.cfg.DisableAfter})
 		cancel()
 		if err == nil {
 			d.Wake() // the leases just ended free slots for more claims

@@ -3,6 +3,7 @@ package delivery
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,4 +77,17 @@ func (p Policy) Next(cfg store.WebhookConfig, attempt int, retryAfter time.Durat
 	// shortens the wait the policy already chose.
 	wait = max(wait, min(retryAfter, MaxRetryAfter))
 	return wait, true
+}
+
+// Probe is the wait before an open circuit's next probe when the failed
+// notification itself has no retry left: the webhook's fixed interval, or
+// the longest wait of the schedule.
+func (p Policy) Probe(cfg store.WebhookConfig) time.Duration {
+	if cfg.RetryIntervalSeconds != nil {
+		return time.Duration(*cfg.RetryIntervalSeconds) * time.Second
+	}
+	if len(p.Schedule) == 0 {
+		return time.Minute
+	}
+	return slices.Max(p.Schedule)
 }

@@ -36,6 +36,8 @@ type Options struct {
 	StrictTargets bool
 	// DatabaseURL runs the instance on PostgreSQL (see pgtest.Database).
 	DatabaseURL string
+	// DisableAfter disables webhooks failing this long (0: never).
+	DisableAfter time.Duration
 }
 
 // Start runs Herald for the duration of the test.
@@ -50,7 +52,7 @@ func Start(t testing.TB, o Options) *Instance {
 	svc, err := service.Start(context.Background(), service.Config{
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
-		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second,
+		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
 		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -37,9 +37,11 @@ type Config struct {
 	ShutdownGrace        time.Duration
 	// Lease is how long a claimed notification stays reserved to one
 	// replica (see delivery.Config.Lease).
-	Lease   time.Duration
-	Version string
-	Logger  *slog.Logger
+	Lease time.Duration
+	// DisableAfter disables a webhook failing without a success this long.
+	DisableAfter time.Duration
+	Version      string
+	Logger       *slog.Logger
 	// Out receives the one-time admin key notice (stdout for the CLI).
 	Out io.Writer
 }
@@ -98,6 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Policy:        delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1},
 		ShutdownGrace: cfg.ShutdownGrace,
 		Lease:         cfg.Lease,
+		DisableAfter:  cfg.DisableAfter,
 		Logger:        cfg.Logger.With("component", "dispatcher"),
 	})
 	handler := api.New(api.Config{

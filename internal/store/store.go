@@ -78,7 +78,29 @@ type Webhook struct {
 	PreviousSecretUntil time.Time
 	Created             time.Time
 	Modified            time.Time
+	Health              Health
 }
+
+// CircuitThreshold is how many consecutive failed attempts open a webhook's
+// circuit (SPEC section 3).
+const CircuitThreshold = 5
+
+// Health is a webhook's delivery record, kept by the store as attempts are
+// recorded and shared by every replica.
+type Health struct {
+	ConsecutiveFailures int
+	// FailingSince is the first failure of the current run of failures
+	// (zero after a success): the webhook is disabled when it gets too old.
+	FailingSince time.Time
+	// CircuitOpenUntil is when an open circuit lets its next probe through.
+	CircuitOpenUntil time.Time
+	LastSuccess      time.Time
+	LastFailure      time.Time
+}
+
+// CircuitOpen reports whether the webhook's circuit is open (it reports
+// FAILING and only probes go out).
+func (h Health) CircuitOpen() bool { return h.ConsecutiveFailures >= CircuitThreshold }
 
 // WebhookConfig is how a webhook wants to be called. It is stored as JSON;
 // the tags are the storage names.
@@ -92,6 +114,12 @@ type WebhookConfig struct {
 	MaxRetries           *int          `json:"max_retries,omitempty"`
 	RetryIntervalSeconds *int          `json:"retry_interval_seconds,omitempty"`
 	OAuth2               *OAuth2Config `json:"oauth2,omitempty"`
+	// RateLimitPerSecond bounds how many requests per second the webhook
+	// receives, across replicas (nil: no bound).
+	RateLimitPerSecond *float64 `json:"rate_limit_per_second,omitempty"`
+	// Ordered delivers one notification at a time in publish order; a
+	// failing one holds back the rest until delivered or expired.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // Header is one custom header sent with every delivery.
@@ -242,6 +270,12 @@ type ClaimRequest struct {
 	WebhookID   string
 	Limit       int
 	MaxInFlight int
+	// Ordered claims only the webhook's oldest pending notification, and
+	// only when it is due.
+	Ordered bool
+	// RateLimit, when positive, bounds claims per second (a token bucket
+	// in the database, with a burst of a tenth of a second's worth).
+	RateLimit float64
 }
 
 // Claim leases due notifications to one dispatcher until LeaseUntil.
@@ -272,9 +306,51 @@ type Claimed struct {
 // and another dispatcher took the notification) records the attempt only.
 type AttemptResult struct {
 	LeaseToken string
+	WebhookID  string
 	Attempt    Attempt
 	// Status is the notification's new status: StatusDelivered,
 	// StatusPending (retry at NextAttemptAt) or StatusExpired.
 	Status        string
 	NextAttemptAt time.Time
+	// ProbeAt is when the webhook's circuit, if this failure leaves it
+	// open, lets the next probe through.
+	ProbeAt time.Time
+}
+
+// Completion is a batch of attempt results to record.
+type Completion struct {
+	Results []AttemptResult
+	Now     time.Time
+	// DisableAfter disables a webhook that has failed without a single
+	// success for this long (0: never).
+	DisableAfter time.Duration
+}
+
+// PurgePolicy says what retention deletes (SPEC section 3). A zero time
+// deletes nothing of its kind.
+type PurgePolicy struct {
+	// FinishedBefore: DELIVERED and CANCELLED notifications created and
+	// last modified before it go, with their attempts; so do events created
+	// before it that no longer have any notification.
+	FinishedBefore time.Time
+	// ExpiredBefore: EXPIRED notifications created and last modified before
+	// it go, with their attempts.
+	ExpiredBefore time.Time
+	// IdempotencyBefore: idempotency keys recorded before it go.
+	IdempotencyBefore time.Time
+	// Batch is the most notifications (with their attempts), events or keys
+	// deleted in one transaction (0: 500), so deliveries are never held up
+	// for long.
+	Batch int
+	// Pause is how long to wait between two transactions, leaving the
+	// database to deliveries meanwhile.
+	Pause time.Duration
+}
+
+// Purged counts what a purge deleted.
+type Purged struct {
+	Notifications   int
+	Attempts        int
+	Events          int
+	IdempotencyKeys int
 }

@@ -3,13 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -51,195 +47,22 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 }
 
 // NextDue returns when the earliest pending notification of an active
-// webhook falls due after the given time (zero when none), so a dispatcher
-// can sleep until then.
+// webhook falls due after the given time, or an open circuit lets its next
+// probe through (zero when neither), so a dispatcher can sleep until then.
 func (s *Store) NextDue(ctx context.Context, after time.Time) (time.Time, error) {
 	var next sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT min((SELECT min(n.next_attempt_at) FROM notifications n
-			WHERE n.webhook_id = w.id AND n.status = 'PENDING' AND n.next_attempt_at > ?))
-		FROM webhooks w WHERE w.deleted_at IS NULL AND w.status = 'ACTIVE'`, ms(after)).Scan(&next)
+	err := s.r.QueryRowContext(ctx, `SELECT min(t) FROM (
+			SELECT (SELECT min(n.next_attempt_at) FROM notifications n
+				WHERE n.webhook_id = w.id AND n.status = 'PENDING' AND n.next_attempt_at > ?) AS t
+			FROM webhooks w WHERE w.deleted_at IS NULL AND w.status = 'ACTIVE'
+			UNION ALL
+			SELECT circuit_open_until FROM webhooks
+			WHERE deleted_at IS NULL AND status = 'ACTIVE' AND circuit_open_until > ?
+		) AS due`, ms(after), ms(after)).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next due notification: %w", err)
 	}
 	return fromMS(next.Int64), nil
-}
-
-// Claim leases due notifications, oldest first, up to each request's limit,
-// in one transaction. A notification stays leased until its result is
-// recorded, its lease runs out, or its owner releases it.
-func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error) {
-	var out []store.Claimed
-	err := s.write(ctx, func(tx *tx) error {
-		out = out[:0]
-		token := c.Owner + "/" + uuid.NewString()
-		stmt, err := tx.PrepareContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
-			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
-				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+s.d.SkipLocked+`)
-			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
-		if err != nil {
-			return fmt.Errorf("prepare claim: %w", err)
-		}
-		defer stmt.Close()
-		for _, r := range c.Requests {
-			limit, err := s.claimLimit(ctx, tx, r, c.Now)
-			if err != nil {
-				return err
-			}
-			if limit <= 0 {
-				continue
-			}
-			rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), r.WebhookID, ms(c.Now), ms(c.Now), limit)
-			if err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
-			// RETURNING yields rows in no particular order; put them back
-			// in the order they were chosen: oldest due first.
-			var due []int64
-			start := len(out)
-			for rows.Next() {
-				var n store.Claimed
-				var next int64
-				if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
-					rows.Close()
-					return fmt.Errorf("scan claim: %w", err)
-				}
-				n.Attempt++
-				n.LeaseToken = token
-				out = append(out, n)
-				due = append(due, next)
-			}
-			if err := rows.Close(); err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
-			sort.Sort(byDue{out[start:], due})
-		}
-		return attachPayloads(ctx, tx, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// byDue sorts claimed notifications by due time, then id.
-type byDue struct {
-	c   []store.Claimed
-	due []int64
-}
-
-func (b byDue) Len() int { return len(b.c) }
-func (b byDue) Less(i, j int) bool {
-	if b.due[i] != b.due[j] {
-		return b.due[i] < b.due[j]
-	}
-	return b.c[i].ID < b.c[j].ID
-}
-func (b byDue) Swap(i, j int) {
-	b.c[i], b.c[j] = b.c[j], b.c[i]
-	b.due[i], b.due[j] = b.due[j], b.due[i]
-}
-
-// claimLimit is how many notifications of r's webhook may be claimed now:
-// r.Limit, but never past the webhook's MaxInFlight counting every live
-// lease, whoever holds it (so the bound holds across replicas). Where the
-// dialect locks rows, the webhook's row is locked for the rest of the
-// transaction, so that two replicas never count the same free slots; a
-// webhook another replica is claiming for right now is skipped.
-func (s *Store) claimLimit(ctx context.Context, tx *tx, r store.ClaimRequest, now time.Time) (int, error) {
-	if r.Limit <= 0 {
-		return 0, nil
-	}
-	if s.d.SkipLocked != "" {
-		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
-		}
-		if err != nil {
-			return 0, fmt.Errorf("lock webhook for claim: %w", err)
-		}
-	}
-	if r.MaxInFlight <= 0 {
-		return r.Limit, nil
-	}
-	var leased int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
-		AND lease_expires_at > ?`, r.WebhookID, ms(now)).Scan(&leased); err != nil {
-		return 0, fmt.Errorf("count leases: %w", err)
-	}
-	return min(r.Limit, r.MaxInFlight-leased), nil
-}
-
-// attachPayloads reads the event payload of each claimed notification.
-func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error {
-	if len(claimed) == 0 {
-		return nil
-	}
-	byEvent := make(map[string][]int, len(claimed))
-	args := make([]any, 0, len(claimed))
-	for i, n := range claimed {
-		if _, ok := byEvent[n.EventID]; !ok {
-			args = append(args, n.EventID)
-		}
-		byEvent[n.EventID] = append(byEvent[n.EventID], i)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, payload, created_at FROM events WHERE id IN (`+placeholders(len(args))+`)`, args...)
-	if err != nil {
-		return fmt.Errorf("read claimed payloads: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var payload []byte
-		var created int64
-		if err := rows.Scan(&id, &payload, &created); err != nil {
-			return fmt.Errorf("scan claimed payload: %w", err)
-		}
-		for _, i := range byEvent[id] {
-			claimed[i].Payload = payload
-			claimed[i].Published = fromMS(created)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read claimed payloads: %w", err)
-	}
-	return nil
-}
-
-// Complete records attempt results in one transaction (group commit). A
-// result whose lease is no longer held (the notification was cancelled, or
-// re-leased after the lease ran out) records its attempt but leaves the
-// notification alone.
-func (s *Store) Complete(ctx context.Context, results []store.AttemptResult, now time.Time) error {
-	if len(results) == 0 {
-		return nil
-	}
-	return s.write(ctx, func(tx *tx) error {
-		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
-			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare attempt insert: %w", err)
-		}
-		defer insAttempt.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
-			lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
-			WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
-		if err != nil {
-			return fmt.Errorf("prepare notification update: %w", err)
-		}
-		defer upd.Close()
-		for _, r := range results {
-			a := r.Attempt
-			if _, err := insAttempt.ExecContext(ctx, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
-				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error); err != nil {
-				return fmt.Errorf("record attempt: %w", err)
-			}
-			if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), ms(now), a.NotificationID, r.LeaseToken); err != nil {
-				return fmt.Errorf("update notification: %w", err)
-			}
-		}
-		return nil
-	})
 }
 
 // ReleaseLeases hands back every notification leased by owner (all leases

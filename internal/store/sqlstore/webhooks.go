@@ -10,7 +10,8 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const webhookColumns = `id, tenant_id, endpoint, events, status, config, secret, previous_secret, previous_secret_until, created_at, modified_at`
+const webhookColumns = `id, tenant_id, endpoint, events, status, config, secret, previous_secret, previous_secret_until, created_at, modified_at,
+	consecutive_failures, failing_since, circuit_open_until, last_success_at, last_failure_at`
 
 // CreateWebhook stores a new webhook unless its tenant already has
 // maxPerTenant of them (0: no limit).
@@ -34,8 +35,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 				return fmt.Errorf("tenant has %d webhooks: %w", n, store.ErrLimit)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.TenantID, w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified))
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.TenantID, w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
+			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure))
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
@@ -98,9 +100,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 		if err != nil {
 			return err
 		}
+		h := w.Health
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
-			previous_secret = ?, previous_secret_until = ?, modified_at = ? WHERE id = ? AND tenant_id = ?`,
-			w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Modified), id, tenantID)
+			previous_secret = ?, previous_secret_until = ?, modified_at = ?, consecutive_failures = ?, failing_since = ?,
+			circuit_open_until = ? WHERE id = ? AND tenant_id = ?`,
+			w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Modified),
+			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), id, tenantID)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
 		}
@@ -150,9 +155,10 @@ func scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
 	for rows.Next() {
 		var w store.Webhook
 		var events, config []byte
-		var prevUntil, created, modified int64
+		var prevUntil, created, modified, failingSince, openUntil, lastOK, lastFail int64
 		if err := rows.Scan(&w.ID, &w.TenantID, &w.Endpoint, &events, &w.Status, &config, &w.Secret,
-			&w.PreviousSecret, &prevUntil, &created, &modified); err != nil {
+			&w.PreviousSecret, &prevUntil, &created, &modified,
+			&w.Health.ConsecutiveFailures, &failingSince, &openUntil, &lastOK, &lastFail); err != nil {
 			return nil, fmt.Errorf("scan webhook: %w", err)
 		}
 		if err := json.Unmarshal(events, &w.Events); err != nil {
@@ -162,6 +168,8 @@ func scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
 			return nil, fmt.Errorf("decode webhook %s config: %w", w.ID, err)
 		}
 		w.PreviousSecretUntil = fromMS(prevUntil)
+		w.Health.FailingSince, w.Health.CircuitOpenUntil = fromMS(failingSince), fromMS(openUntil)
+		w.Health.LastSuccess, w.Health.LastFailure = fromMS(lastOK), fromMS(lastFail)
 		w.Created = fromMS(created)
 		w.Modified = fromMS(modified)
 		out = append(out, w)

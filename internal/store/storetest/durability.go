@@ -129,7 +129,7 @@ func testConcurrentPublishClaim(t *testing.T, newStore NewStoreFunc) {
 					}
 					results[i] = result(x, store.StatusDelivered, now, time.Time{})
 				}
-				if err := s.Complete(ctx, results, now); err != nil {
+				if err := s.Complete(ctx, store.Completion{Results: results, Now: now}); err != nil {
 					errs <- fmt.Errorf("complete: %w", err)
 					return
 				}
@@ -218,7 +218,7 @@ func BenchClaimComplete(b *testing.B, newStore NewStoreFunc) {
 		for _, x := range got {
 			results = append(results, result(x, store.StatusDelivered, now, time.Time{}))
 		}
-		if err := s.Complete(ctx, results, now); err != nil {
+		if err := s.Complete(ctx, store.Completion{Results: results, Now: now}); err != nil {
 			b.Fatal(err)
 		}
 	}

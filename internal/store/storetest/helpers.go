@@ -47,7 +47,7 @@ type Store interface {
 	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
 	NextDue(ctx context.Context, after time.Time) (time.Time, error)
 	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
-	Complete(ctx context.Context, results []store.AttemptResult, now time.Time) error
+	Complete(ctx context.Context, c store.Completion) error
 	ReleaseLeases(ctx context.Context, owner string) (int, error)
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
@@ -153,7 +153,7 @@ func result(c store.Claimed, status string, started, next time.Time) store.Attem
 
 func complete(tb testing.TB, s Store, now time.Time, results ...store.AttemptResult) {
 	tb.Helper()
-	if err := s.Complete(ctxOf(tb), results, now); err != nil {
+	if err := s.Complete(ctxOf(tb), store.Completion{Results: results, Now: now}); err != nil {
 		tb.Fatalf("complete: %v", err)
 	}
 }

@@ -1,0 +1,239 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Claim leases due notifications, oldest first, up to each request's limit,
+// in one transaction. A notification stays leased until its result is
+// recorded, its lease runs out, or its owner releases it. Each webhook's
+// circuit, max_in_flight, order and rate limit are honoured across every
+// dispatcher sharing the database (see slots).
+func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error) {
+	var out []store.Claimed
+	err := s.write(ctx, func(tx *tx) error {
+		out = out[:0]
+		token := c.Owner + "/" + uuid.NewString()
+		due, err := tx.PrepareContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
+				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+s.d.SkipLocked+`)
+			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
+		if err != nil {
+			return fmt.Errorf("prepare claim: %w", err)
+		}
+		defer due.Close()
+		// An ordered webhook's head: its oldest pending notification, taken
+		// only when due and not leased (the rest wait behind it).
+		head, err := tx.PrepareContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+			WHERE id = (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)
+				AND next_attempt_at <= ? AND lease_expires_at <= ? AND 0 < ?
+			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
+		if err != nil {
+			return fmt.Errorf("prepare ordered claim: %w", err)
+		}
+		defer head.Close()
+		for _, r := range c.Requests {
+			sl, err := s.slots(ctx, tx, r, c)
+			if err != nil {
+				return err
+			}
+			if sl.n <= 0 {
+				continue
+			}
+			stmt := due
+			if r.Ordered {
+				stmt = head
+			}
+			rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), r.WebhookID, ms(c.Now), ms(c.Now), sl.n)
+			if err != nil {
+				return fmt.Errorf("claim notifications: %w", err)
+			}
+			// RETURNING yields rows in no particular order; put them back
+			// in the order they were chosen: oldest due first.
+			var dueAt []int64
+			start := len(out)
+			for rows.Next() {
+				var n store.Claimed
+				var next int64
+				if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
+					rows.Close()
+					return fmt.Errorf("scan claim: %w", err)
+				}
+				n.Attempt++
+				n.LeaseToken = token
+				out = append(out, n)
+				dueAt = append(dueAt, next)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("claim notifications: %w", err)
+			}
+			sort.Sort(byDue{out[start:], dueAt})
+			if err := sl.spend(ctx, tx, len(out)-start); err != nil {
+				return err
+			}
+		}
+		return attachPayloads(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// byDue sorts claimed notifications by due time, then id.
+type byDue struct {
+	c   []store.Claimed
+	due []int64
+}
+
+func (b byDue) Len() int { return len(b.c) }
+func (b byDue) Less(i, j int) bool {
+	if b.due[i] != b.due[j] {
+		return b.due[i] < b.due[j]
+	}
+	return b.c[i].ID < b.c[j].ID
+}
+func (b byDue) Swap(i, j int) {
+	b.c[i], b.c[j] = b.c[j], b.c[i]
+	b.due[i], b.due[j] = b.due[j], b.due[i]
+}
+
+// slotsFor is what one claim request may take, and what taking it costs.
+type slotsFor struct {
+	n         int
+	webhookID string
+	// probe: the circuit is open and this claim is its one probe.
+	probe      bool
+	probeUntil time.Time
+	// rate: the token bucket to charge, when rate limited.
+	rate     float64
+	tokens   float64
+	refilled time.Time
+}
+
+// slots is how many notifications of r's webhook may be claimed now. It
+// starts from r.Limit and then:
+//   - an open circuit (store.CircuitThreshold consecutive failures) allows
+//     nothing until its probe time, then one probe with nothing in flight;
+//   - MaxInFlight counts every live lease, whoever holds it, so the bound
+//     holds across replicas (an ordered webhook has one slot);
+//   - a rate limit spends tokens of a bucket kept in the webhook's row.
+//
+// An ordered webhook's claim statement only needs the limit to be positive.
+//
+// Where the dialect locks rows, the webhook's row is locked for the rest of
+// the transaction, so that two replicas never count the same free slots or
+// tokens; a webhook another replica is claiming for right now is skipped.
+func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store.Claim) (slotsFor, error) {
+	sl := slotsFor{webhookID: r.WebhookID, rate: r.RateLimit}
+	if r.Limit <= 0 {
+		return sl, nil
+	}
+	var failures int
+	var openUntil, refilled int64
+	err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, circuit_open_until, rate_tokens, rate_updated_at
+		FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&failures, &openUntil, &sl.tokens, &refilled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sl, nil
+	}
+	if err != nil {
+		return sl, fmt.Errorf("read webhook for claim: %w", err)
+	}
+	n := r.Limit
+	maxInFlight := r.MaxInFlight
+	if r.Ordered {
+		maxInFlight = 1
+	}
+	if failures >= store.CircuitThreshold {
+		if ms(c.Now) < openUntil {
+			return sl, nil
+		}
+		n, maxInFlight = 1, 1
+		sl.probe, sl.probeUntil = true, c.LeaseUntil
+	}
+	if maxInFlight > 0 {
+		var leased int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
+			AND lease_expires_at > ?`, r.WebhookID, ms(c.Now)).Scan(&leased); err != nil {
+			return sl, fmt.Errorf("count leases: %w", err)
+		}
+		n = min(n, maxInFlight-leased)
+	}
+	if sl.rate > 0 {
+		// A tenth of a second's worth (at least one): no second ever sees
+		// more than the rate plus that.
+		burst := math.Max(1, sl.rate/10)
+		elapsed := c.Now.Sub(fromMS(refilled)).Seconds()
+		if refilled == 0 || elapsed < 0 {
+			elapsed = burst / sl.rate // a fresh or skewed bucket starts full
+		}
+		sl.tokens = math.Min(burst, sl.tokens+elapsed*sl.rate)
+		sl.refilled = c.Now
+		n = min(n, int(math.Floor(sl.tokens)))
+	}
+	sl.n = n
+	return sl, nil
+}
+
+// spend records what a claim took: the probe time of an open circuit (no
+// other probe until this one's lease ends) and the rate limit's tokens.
+func (sl slotsFor) spend(ctx context.Context, tx *tx, claimed int) error {
+	if sl.probe && claimed > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET circuit_open_until = ? WHERE id = ?`, ms(sl.probeUntil), sl.webhookID); err != nil {
+			return fmt.Errorf("record probe: %w", err)
+		}
+	}
+	if sl.rate > 0 && !sl.refilled.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET rate_tokens = ?, rate_updated_at = ? WHERE id = ?`,
+			sl.tokens-float64(claimed), ms(sl.refilled), sl.webhookID); err != nil {
+			return fmt.Errorf("spend rate tokens: %w", err)
+		}
+	}
+	return nil
+}
+
+// attachPayloads reads the event payload of each claimed notification.
+func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error {
+	if len(claimed) == 0 {
+		return nil
+	}
+	byEvent := make(map[string][]int, len(claimed))
+	args := make([]any, 0, len(claimed))
+	for i, n := range claimed {
+		if _, ok := byEvent[n.EventID]; !ok {
+			args = append(args, n.EventID)
+		}
+		byEvent[n.EventID] = append(byEvent[n.EventID], i)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, payload, created_at FROM events WHERE id IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("read claimed payloads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var payload []byte
+		var created int64
+		if err := rows.Scan(&id, &payload, &created); err != nil {
+			return fmt.Errorf("scan claimed payload: %w", err)
+		}
+		for _, i := range byEvent[id] {
+			claimed[i].Payload = payload
+			claimed[i].Published = fromMS(created)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read claimed payloads: %w", err)
+	}
+	return nil
+}

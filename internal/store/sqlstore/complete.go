@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Complete records attempt results in one transaction (group commit), with
+// each webhook's health: a success closes its circuit; a failure counts
+// towards opening it (store.CircuitThreshold in a row) and, after
+// c.DisableAfter of failures without a success, disables the webhook. A
+// result whose lease is no longer held (the notification was cancelled, or
+// re-leased after the lease ran out) records its attempt and health but
+// leaves the notification alone.
+func (s *Store) Complete(ctx context.Context, c store.Completion) error {
+	if len(c.Results) == 0 {
+		return nil
+	}
+	now := ms(c.Now)
+	return s.write(ctx, func(tx *tx) error {
+		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
+			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("prepare attempt insert: %w", err)
+		}
+		defer insAttempt.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
+			lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
+			WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
+		if err != nil {
+			return fmt.Errorf("prepare notification update: %w", err)
+		}
+		defer upd.Close()
+		ok, err := tx.PrepareContext(ctx, `UPDATE webhooks SET consecutive_failures = 0, failing_since = 0,
+			circuit_open_until = 0, last_success_at = ? WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("prepare health update: %w", err)
+		}
+		defer ok.Close()
+		// Column references on the right-hand side read the old row.
+		failed, err := tx.PrepareContext(ctx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1,
+			failing_since = CASE WHEN failing_since = 0 THEN ? ELSE failing_since END,
+			last_failure_at = ?,
+			circuit_open_until = CASE WHEN consecutive_failures + 1 >= ? THEN ? ELSE circuit_open_until END,
+			status = CASE WHEN ? > 0 AND status = 'ACTIVE' AND failing_since <> 0 AND ? - failing_since >= ?
+				THEN 'DISABLED' ELSE status END
+			WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("prepare health update: %w", err)
+		}
+		defer failed.Close()
+		disableAfter := c.DisableAfter.Milliseconds()
+		for _, r := range c.Results {
+			a := r.Attempt
+			if _, err := insAttempt.ExecContext(ctx, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
+				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error); err != nil {
+				return fmt.Errorf("record attempt: %w", err)
+			}
+			if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken); err != nil {
+				return fmt.Errorf("update notification: %w", err)
+			}
+			if r.WebhookID == "" {
+				continue
+			}
+			if r.Status == store.StatusDelivered {
+				_, err = ok.ExecContext(ctx, now, r.WebhookID)
+			} else {
+				_, err = failed.ExecContext(ctx, now, now, store.CircuitThreshold, ms(r.ProbeAt), disableAfter, now, disableAfter, r.WebhookID)
+			}
+			if err != nil {
+				return fmt.Errorf("update webhook health: %w", err)
+			}
+		}
+		return nil
+	})
+}
