@@ -17,7 +17,10 @@ import (
 	"time"
 )
 
-const crashAdminKey = "hk_crash_test_admin_key_0123456789"
+const (
+	crashAdminKey     = "hk_crash_test_admin_key_0123456789"
+	testEncryptionKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)
 
 // TestKillLosesNothingAcknowledged runs the real binary, kills it with
 // SIGKILL while notifications are in flight and publishes are arriving,
@@ -202,7 +205,8 @@ func startHerald(t *testing.T, bin, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"serve", "--dev", "--addr", addr, "--retry-schedule", "200ms,200ms,200ms"}, flags...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HERALD_ADMIN_KEY="+crashAdminKey)
+	// Replicas must share the key that encrypts webhook secrets.
+	cmd.Env = append(os.Environ(), "HERALD_ADMIN_KEY="+crashAdminKey, "HERALD_ENCRYPTION_KEY="+testEncryptionKey)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "herald.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -346,18 +346,20 @@ func TestDatabaseOutage(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	outage.Store(true)
 	mustExec(t, admin, "ALTER DATABASE "+dbName+" ALLOW_CONNECTIONS false")
 	mustExec(t, admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+dbName+"'")
+	// From here until connections are allowed again, no request can reach
+	// the database: a publish that starts and ends inside must be refused.
+	outage.Store(true)
 	// Readiness reports the outage.
 	time.Sleep(300 * time.Millisecond)
 	if resp, err := http.Get("http://" + addrs[0] + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the outage: %v %v, want 503", resp.StatusCode, err)
 	}
 	time.Sleep(1500 * time.Millisecond)
+	outage.Store(false)
 	mustExec(t, admin, "ALTER DATABASE "+dbName+" ALLOW_CONNECTIONS true")
 	restored := time.Now()
-	outage.Store(false)
 	waitFor(t, 30*time.Second, "publishing to work again", func() bool { return firstAfter.Load() != 0 })
 	recovery := time.Unix(0, firstAfter.Load()).Sub(restored)
 	time.Sleep(500 * time.Millisecond)

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -402,14 +406,89 @@ func sortedKeys(m map[string]any) []string {
 
 // TestSecretsEncryptedAtRest checks SPEC section 2: "Secrets in config are
 // encrypted at rest".
-func TestSecretsEncryptedAtRest(t *testing.T) {
-	t.Skip("BUG: internal/store/sqlite stores webhooks.config as plain JSON: basic_auth_password and custom header values are readable in herald.db (SPEC section 2: encrypted at rest)")
-	t.Parallel()
-	in := newStart(t)
-	createHook(t, in, heraldtest.AdminKey, fmt.Sprintf(ncoreCreate, quote("https://client.example/hooks")))
-	for _, secret := range []string{`"password"`, quote(ncoreHeaderValue)} {
-		if n := countRows(t, in, `SELECT count(*) FROM webhooks WHERE instr(config, ?) > 0`, secret); n != 0 {
-			t.Errorf("webhooks.config holds %q in clear", secret)
+func TestSecretsNeverInClear(t *testing.T) {
+	var logs syncBuffer
+	dir := t.TempDir()
+	in := heraldtest.Start(t, heraldtest.Options{DataDir: dir, Log: &logs})
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	defer down.Close()
+	const password, headerValue, clientSecret = "pw-7f3a9c-unique", "hv-19be2d-unique", "cs-4d8e1a-unique"
+	basic := createHook(t, in, heraldtest.AdminKey, map[string]any{"endpoint": down.URL, "events": []string{"*"},
+		"config": map[string]any{"basic_auth_username": "u", "basic_auth_password": password, "max_retries": 1,
+			"custom_headers": []map[string]string{{"header_name": "x-api-key", "header_value": headerValue}}}})
+	oauth := createHook(t, in, heraldtest.AdminKey, map[string]any{"endpoint": down.URL, "events": []string{"*"},
+		"config": map[string]any{"oauth2": map[string]any{"token_url": down.URL + "/token", "client_id": "c", "client_secret": clientSecret}, "max_retries": 1}})
+	signing := []string{basic.Secret, oauth.Secret}
+	rotated := in.Admin(t, "POST", "/webhooks/"+basic.ID+"/secret:rotate", nil)
+	signing = append(signing, rotated.Map(t)["secret"].(string))
+	publish(t, in, heraldtest.AdminKey, cardEvent)
+	heraldtest.Eventually(t, 5*time.Second, "both webhooks to give up", func() bool {
+		r := in.Admin(t, "POST", "/webhooks:search", map[string]any{"status": "EXPIRED"})
+		return len(r.Map(t)["data"].([]any)) == 2
+	})
+
+	secrets := append([]string{password, headerValue, clientSecret}, signing...)
+	var answers []byte
+	for _, path := range []string{"/webhooks", "/webhooks/" + basic.ID, "/webhooks/" + oauth.ID} {
+		answers = append(answers, in.Admin(t, "GET", path, nil).Body...)
+	}
+	answers = append(answers, in.Admin(t, "POST", "/webhooks:search", map[string]any{}).Body...)
+	for _, secret := range secrets {
+		if strings.Contains(string(answers), secret) {
+			t.Errorf("an API answer holds secret %q in clear", secret)
+		}
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the logs hold secret %q in clear", secret)
 		}
 	}
+	if logs.Len() == 0 {
+		t.Fatal("no logs captured: the log check proves nothing")
+	}
+	if err := in.Service.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "herald.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range secrets {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s holds secret %q in clear", filepath.Base(f), secret)
+			}
+		}
+	}
+	if info, err := os.Stat(filepath.Join(dir, "encryption.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("encryption key file: %v, mode %v; want it created with mode 0600", err, info.Mode().Perm())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
 }

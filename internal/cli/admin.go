@@ -26,7 +26,7 @@ func dataFlag(cmd *cobra.Command, w *where) {
 func openStore(cmd *cobra.Command, w where) (service.Backend, error) {
 	ctx, cancel := openContext(cmd)
 	defer cancel()
-	return service.OpenStore(ctx, w.dir, w.url)
+	return service.OpenStore(ctx, w.dir, w.url, nil)
 }
 
 func newMigrate() *cobra.Command {

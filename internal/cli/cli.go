@@ -40,7 +40,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(), newMigrate(), newTenants(), newKeys(), newEvents(), newTrigger(), newListen())
+	root.AddCommand(newServe(), newMigrate(), newTenants(), newKeys(), newEvents(), newTrigger(), newSecrets(), newListen())
 	return root
 }
 

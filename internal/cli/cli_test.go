@@ -87,3 +87,20 @@ func TestServeHelpListsEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsCommands(t *testing.T) {
+	out, _, code := run(t, "secrets", "newkey")
+	key := strings.TrimSpace(out)
+	if code != 0 || len(key) != 44 {
+		t.Fatalf("secrets newkey = %d %q", code, out)
+	}
+	dir := t.TempDir()
+	t.Setenv("HERALD_ENCRYPTION_KEY", key)
+	if _, errOut, code := run(t, "tenants", "create", "acme", "--data", dir); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, errOut, code := run(t, "secrets", "reseal", "--data", dir)
+	if code != 0 || !strings.Contains(out, "re-encrypted the secrets of 0 webhooks") {
+		t.Errorf("secrets reseal = %d %q %q", code, out, errOut)
+	}
+}

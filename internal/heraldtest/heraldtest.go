@@ -38,6 +38,8 @@ type Options struct {
 	DatabaseURL string
 	// DisableAfter disables webhooks failing this long (0: never).
 	DisableAfter time.Duration
+	// Log receives Herald's logs at debug level (default: discarded).
+	Log io.Writer
 }
 
 // Start runs Herald for the duration of the test.
@@ -46,6 +48,9 @@ func Start(t testing.TB, o Options) *Instance {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
 	if o.RetrySchedule == nil {
 		o.RetrySchedule = []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}
 	}
@@ -53,7 +58,7 @@ func Start(t testing.TB, o Options) *Instance {
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
-		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Version: "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatalf("start herald: %v", err)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 // Backend is what Herald needs of a store.
@@ -23,15 +25,39 @@ type Backend interface {
 
 // OpenStore opens the PostgreSQL database at databaseURL or, when it is
 // empty, the embedded SQLite database in dataDir; either way its schema is
-// brought up to date.
-func OpenStore(ctx context.Context, dataDir, databaseURL string) (Backend, error) {
+// brought up to date, and webhook secrets are encrypted with the keyring of
+// HERALD_ENCRYPTION_KEY or, without it, of dataDir's key file (created on
+// first use).
+func OpenStore(ctx context.Context, dataDir, databaseURL string, log *slog.Logger) (Backend, error) {
+	keys, created, err := secrets.Load(os.Getenv(secrets.EnvKey), dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if created && log != nil {
+		log.Warn("created an encryption key for webhook secrets; back it up, and give every replica the same key in "+secrets.EnvKey,
+			"path", filepath.Join(dataDir, secrets.KeyFile))
+	}
+	seal := sqlstore.WithSealer(keys)
+	var st interface {
+		Backend
+		CheckSecrets(ctx context.Context) error
+	}
 	if databaseURL != "" {
-		return postgres.Open(ctx, databaseURL)
+		st, err = postgres.Open(ctx, databaseURL, seal)
+	} else {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		st, err = sqlite.Open(ctx, filepath.Join(dataDir, "herald.db"), seal)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "herald.db"))
+	if err := st.CheckSecrets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // opened is a store ready to serve, with what must be released with it.
@@ -54,7 +80,7 @@ func (o *opened) Close() error {
 // other replicas may be running: leases of a dead one run out instead.
 func openForServe(ctx context.Context, cfg Config) (*opened, error) {
 	if cfg.DatabaseURL != "" {
-		st, err := OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL)
+		st, err := OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +93,7 @@ func openForServe(ctx context.Context, cfg Config) (*opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(ctx, cfg.DataDir, "")
+	st, err := OpenStore(ctx, cfg.DataDir, "", cfg.Logger)
 	if err != nil {
 		lock.Close()
 		return nil, err

@@ -47,7 +47,7 @@ type Store struct {
 // Open connects to the database at url (a postgres:// URL or DSN), applies
 // pending migrations (one replica at a time, under a session lock) and
 // returns the store.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...sqlstore.Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -65,7 +65,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(db, db, dialect), pool: pool}, nil
+	return &Store{Store: sqlstore.New(db, db, dialect, opts...), pool: pool}, nil
 }
 
 // migrate applies pending migrations; a PostgreSQL session lock makes

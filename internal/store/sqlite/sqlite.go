@@ -27,7 +27,7 @@ var dialect = &sqlstore.Dialect{IsUnique: isUnique}
 
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date.
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	w, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -47,7 +47,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return sqlstore.New(w, r, dialect), nil
+	return sqlstore.New(w, r, dialect, opts...), nil
 }
 
 // dsn builds a connection string with Herald's pragmas: WAL with

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 	"github.com/heraldhq/herald/internal/store/storetest"
 )
 
@@ -106,5 +109,61 @@ func TestSQLiteOddPath(t *testing.T) {
 		_, err = s.Tenant(t.Context(), ten.ID)
 		_ = s.Close()
 		storetest.NoErr(t, err, "tenant after reopening "+path)
+	}
+}
+
+// TestResealAfterRotation: webhooks written under one key read under
+// "new,old", Reseal rewrites them under the new key, and then the new key
+// alone opens them; a store opened with an unrelated key fails CheckSecrets.
+func TestResealAfterRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	oldKey, _ := secrets.NewKey()
+	newKey, _ := secrets.NewKey()
+	open := func(spec string) *sqlstore.Store {
+		t.Helper()
+		k, err := secrets.Parse(spec)
+		storetest.NoErr(t, err, "keyring")
+		s, err := sqlite.Open(t.Context(), path, sqlstore.WithSealer(k))
+		storetest.NoErr(t, err, "open")
+		return s
+	}
+	s := open(oldKey)
+	ten := storetest.MustTenant(t, s)
+	var ids []string
+	for range 3 {
+		w := storetest.MustWebhook(t, s, ten.ID, "*")
+		_, err := s.UpdateWebhook(t.Context(), ten.ID, w.ID, func(w *store.Webhook) error {
+			w.Config.BasicAuthUsername, w.Config.BasicAuthPassword = "u", "rotate-me"
+			return nil
+		})
+		storetest.NoErr(t, err, "set password")
+		ids = append(ids, w.ID)
+	}
+	storetest.NoErr(t, s.Close(), "close")
+
+	s = open(newKey + "," + oldKey)
+	n, err := s.Reseal(t.Context())
+	storetest.NoErr(t, err, "reseal")
+	if n != 3 {
+		t.Fatalf("resealed %d webhooks, want 3", n)
+	}
+	storetest.NoErr(t, s.Close(), "close")
+
+	s = open(newKey)
+	storetest.NoErr(t, s.CheckSecrets(t.Context()), "check secrets with the new key")
+	for _, id := range ids {
+		w, err := s.Webhook(t.Context(), ten.ID, id)
+		storetest.NoErr(t, err, "read after reseal")
+		if w.Config.BasicAuthPassword != "rotate-me" {
+			t.Errorf("password after reseal = %q", w.Config.BasicAuthPassword)
+		}
+	}
+	storetest.NoErr(t, s.Close(), "close")
+
+	other, _ := secrets.NewKey()
+	s = open(other)
+	defer s.Close()
+	if err := s.CheckSecrets(t.Context()); err == nil || !strings.Contains(err.Error(), "HERALD_ENCRYPTION_KEY") {
+		t.Errorf("CheckSecrets with an unrelated key = %v, want an error naming HERALD_ENCRYPTION_KEY", err)
 	}
 }

@@ -43,7 +43,7 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook
 	if err != nil {
 		return nil, fmt.Errorf("find due webhooks: %w", err)
 	}
-	return scanWebhooks(rows)
+	return s.scanWebhooks(rows)
 }
 
 // NextDue returns when the earliest pending notification of an active

@@ -38,11 +38,29 @@ type Dialect struct {
 type Store struct {
 	w, r *db // writer and readers (the same pool where writers are not limited)
 	d    *Dialect
+	seal Sealer // nil: secrets stored as they are
 }
 
+// Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
+// row.
+type Sealer interface {
+	Seal(plain, aad []byte) string
+	Open(sealed string, aad []byte) ([]byte, error)
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithSealer encrypts every webhook's config and signing secrets with x.
+func WithSealer(x Sealer) Option { return func(s *Store) { s.seal = x } }
+
 // New returns a Store writing through w and reading through r.
-func New(w, r *sql.DB, d *Dialect) *Store {
-	return &Store{w: &db{DB: w, d: d}, r: &db{DB: r, d: d}, d: d}
+func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
+	s := &Store{w: &db{DB: w, d: d}, r: &db{DB: r, d: d}, d: d}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Ping checks that the database answers.

@@ -16,7 +16,7 @@ const webhookColumns = `id, tenant_id, endpoint, events, status, config, secret,
 // CreateWebhook stores a new webhook unless its tenant already has
 // maxPerTenant of them (0: no limit).
 func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant int) error {
-	events, config, err := encodeWebhook(w)
+	enc, err := s.encodeWebhook(w)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.TenantID, w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
+			w.ID, w.TenantID, w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
 			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure))
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
@@ -47,17 +47,17 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 
 // Webhook returns one of a tenant's webhooks.
 func (s *Store) Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error) {
-	return getWebhook(ctx, s.r, tenantID, id, "")
+	return s.getWebhook(ctx, s.r, tenantID, id, "")
 }
 
 // getWebhook reads one webhook; lock is the dialect's row lock clause when
 // the caller is about to change it.
-func getWebhook(ctx context.Context, q queryer, tenantID, id, lock string) (store.Webhook, error) {
+func (s *Store) getWebhook(ctx context.Context, q queryer, tenantID, id, lock string) (store.Webhook, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`+lock, id, tenantID)
 	if err != nil {
 		return store.Webhook{}, fmt.Errorf("get webhook: %w", err)
 	}
-	ws, err := scanWebhooks(rows)
+	ws, err := s.scanWebhooks(rows)
 	if err != nil {
 		return store.Webhook{}, err
 	}
@@ -75,7 +75,7 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string, p store.Page) ([]
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("list webhooks: %w", err)
 	}
-	ws, err := scanWebhooks(rows)
+	ws, err := s.scanWebhooks(rows)
 	if err != nil {
 		return nil, store.Paging{}, err
 	}
@@ -89,14 +89,14 @@ func (s *Store) Webhooks(ctx context.Context, tenantID string, p store.Page) ([]
 func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error) {
 	var out store.Webhook
 	err := s.write(ctx, func(tx *tx) error {
-		w, err := getWebhook(ctx, tx, tenantID, id, s.d.ForUpdate)
+		w, err := s.getWebhook(ctx, tx, tenantID, id, s.d.ForUpdate)
 		if err != nil {
 			return err
 		}
 		if err := change(&w); err != nil {
 			return err
 		}
-		events, config, err := encodeWebhook(w)
+		enc, err := s.encodeWebhook(w)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
 			previous_secret = ?, previous_secret_until = ?, modified_at = ?, consecutive_failures = ?, failing_since = ?,
 			circuit_open_until = ? WHERE id = ? AND tenant_id = ?`,
-			w.Endpoint, events, w.Status, config, w.Secret, w.PreviousSecret, ms(w.PreviousSecretUntil), ms(w.Modified),
+			w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Modified),
 			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), id, tenantID)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
@@ -139,33 +139,80 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time
 	return cancelled, err
 }
 
-func encodeWebhook(w store.Webhook) (events, config []byte, err error) {
-	if events, err = json.Marshal(w.Events); err != nil {
-		return nil, nil, fmt.Errorf("encode webhook events: %w", err)
-	}
-	if config, err = json.Marshal(w.Config); err != nil {
-		return nil, nil, fmt.Errorf("encode webhook config: %w", err)
-	}
-	return events, config, nil
+// encodedWebhook is a webhook's columns as stored: its config (which holds
+// passwords, client secrets and header values) and signing secrets sealed
+// when the store has a Sealer.
+type encodedWebhook struct {
+	events           []byte
+	config           string
+	secret, previous string
 }
 
-func scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
+func (s *Store) encodeWebhook(w store.Webhook) (encodedWebhook, error) {
+	events, err := json.Marshal(w.Events)
+	if err != nil {
+		return encodedWebhook{}, fmt.Errorf("encode webhook events: %w", err)
+	}
+	config, err := json.Marshal(w.Config)
+	if err != nil {
+		return encodedWebhook{}, fmt.Errorf("encode webhook config: %w", err)
+	}
+	enc := encodedWebhook{events: events, config: string(config), secret: w.Secret, previous: w.PreviousSecret}
+	if s.seal != nil {
+		aad := []byte(w.ID)
+		enc.config = s.seal.Seal(config, aad)
+		enc.secret = s.seal.Seal([]byte(w.Secret), aad)
+		if w.PreviousSecret != "" {
+			enc.previous = s.seal.Seal([]byte(w.PreviousSecret), aad)
+		}
+	}
+	return enc, nil
+}
+
+// open decrypts a stored column of webhook id (as it is without a Sealer).
+func (s *Store) open(value, id string) ([]byte, error) {
+	if s.seal == nil || value == "" {
+		return []byte(value), nil
+	}
+	plain, err := s.seal.Open(value, []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt secrets of webhook %s: %w", id, err)
+	}
+	return plain, nil
+}
+
+func (s *Store) scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
 	defer rows.Close()
 	var out []store.Webhook
 	for rows.Next() {
 		var w store.Webhook
-		var events, config []byte
+		var events []byte
+		var config, secret, previous string
 		var prevUntil, created, modified, failingSince, openUntil, lastOK, lastFail int64
-		if err := rows.Scan(&w.ID, &w.TenantID, &w.Endpoint, &events, &w.Status, &config, &w.Secret,
-			&w.PreviousSecret, &prevUntil, &created, &modified,
+		if err := rows.Scan(&w.ID, &w.TenantID, &w.Endpoint, &events, &w.Status, &config, &secret,
+			&previous, &prevUntil, &created, &modified,
 			&w.Health.ConsecutiveFailures, &failingSince, &openUntil, &lastOK, &lastFail); err != nil {
 			return nil, fmt.Errorf("scan webhook: %w", err)
 		}
 		if err := json.Unmarshal(events, &w.Events); err != nil {
 			return nil, fmt.Errorf("decode webhook %s events: %w", w.ID, err)
 		}
-		if err := json.Unmarshal(config, &w.Config); err != nil {
+		plainConfig, err := s.open(config, w.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(plainConfig, &w.Config); err != nil {
 			return nil, fmt.Errorf("decode webhook %s config: %w", w.ID, err)
+		}
+		for _, c := range []struct {
+			dst    *string
+			sealed string
+		}{{&w.Secret, secret}, {&w.PreviousSecret, previous}} {
+			plain, err := s.open(c.sealed, w.ID)
+			if err != nil {
+				return nil, err
+			}
+			*c.dst = string(plain)
 		}
 		w.PreviousSecretUntil = fromMS(prevUntil)
 		w.Health.FailingSince, w.Health.CircuitOpenUntil = fromMS(failingSince), fromMS(openUntil)
