@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -120,6 +121,14 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 	if err := decode(r, &in, true); err != nil {
 		return err
 	}
+	for _, m := range []struct {
+		field string
+		v     *string
+	}{{"notification_id", in.NotificationID}, {"event_id", in.EventID}, {"webhook_id", in.WebhookID}, {"after", in.After}} {
+		if err := checkNUL(m.field, deref(m.v)); err != nil {
+			return err
+		}
+	}
 	f := store.NotificationFilter{TenantID: p.TenantID, EventID: deref(in.EventID), WebhookID: deref(in.WebhookID),
 		EventName: deref(in.Event), Status: deref(in.Status)}
 	if id := deref(in.NotificationID); id != "" {
@@ -172,6 +181,14 @@ func (s *server) sendExpired(w http.ResponseWriter, r *http.Request, p principal
 	if len(in.NotificationIDs) > maxPageSize {
 		return invalid("notification_ids", "at most %d ids per request", maxPageSize)
 	}
+	if err := checkNUL("webhook_id", deref(in.WebhookID)); err != nil {
+		return err
+	}
+	for i, id := range in.NotificationIDs {
+		if err := checkNUL("notification_ids["+strconv.Itoa(i)+"]", id); err != nil {
+			return err
+		}
+	}
 	f := store.NotificationFilter{TenantID: p.TenantID, WebhookID: deref(in.WebhookID), NotificationIDs: in.NotificationIDs}
 	var aerr *apiError
 	if f.From, aerr = parseTime(in.From, "from"); aerr != nil {
@@ -188,6 +205,15 @@ func (s *server) sendExpired(w http.ResponseWriter, r *http.Request, p principal
 		s.Waker.Wake()
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	return nil
+}
+
+// checkNUL refuses a filter string holding a NUL character: no id has one,
+// and PostgreSQL cannot even compare such text (it would answer 503).
+func checkNUL(field, v string) *apiError {
+	if strings.IndexByte(v, 0) >= 0 {
+		return invalid(field, "must not contain a NUL character")
+	}
 	return nil
 }
 

@@ -234,6 +234,9 @@ func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
 		}
 		c.BasicAuthUsername = *in.BasicAuthUsername
 	}
+	if in.BasicAuthPassword != nil && *in.BasicAuthPassword == mask && c.BasicAuthPassword == "" {
+		return invalid("config.basic_auth_password", "is masked but no password is stored")
+	}
 	if in.BasicAuthPassword != nil && *in.BasicAuthPassword != mask {
 		if err := checkHeaderValue(*in.BasicAuthPassword); err != "" {
 			return invalid("config.basic_auth_password", "%s", err)
@@ -298,12 +301,15 @@ func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
 }
 
 // checkHeaders validates custom headers. A value sent back masked keeps the
-// value stored for that header name (so a GET answer can be PUT back).
+// value stored for that header name, the n-th header of a name taking the
+// n-th stored value of that name (so a GET answer can be PUT back, even
+// with a header listed twice).
 func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiError) {
 	if len(in) > maxCustomHeaders {
 		return nil, invalid("config.custom_headers", "at most %d custom headers are allowed", maxCustomHeaders)
 	}
 	out := make([]store.Header, 0, len(in))
+	nth := make(map[string]int, len(in)) // lower-case name -> headers of that name so far
 	for i, h := range in {
 		field := "config.custom_headers[" + strconv.Itoa(i) + "]"
 		if h.Name == nil || *h.Name == "" {
@@ -314,6 +320,8 @@ func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiErr
 			return nil, invalid(field+".header_name", "%q is not a valid HTTP header name", name)
 		}
 		lower := strings.ToLower(name)
+		n := nth[lower]
+		nth[lower]++
 		if forbiddenHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "herald-") {
 			return nil, invalid(field+".header_name", "%s is set by Herald and cannot be a custom header", name)
 		}
@@ -324,10 +332,14 @@ func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiErr
 		if value == mask {
 			found := false
 			for _, o := range old {
-				if strings.EqualFold(o.Name, name) {
+				if !strings.EqualFold(o.Name, name) {
+					continue
+				}
+				if n == 0 {
 					value, found = o.Value, true
 					break
 				}
+				n--
 			}
 			if !found {
 				return nil, invalid(field+".header_value", "is masked but no stored value exists for %s", name)

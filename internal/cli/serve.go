@@ -65,6 +65,7 @@ to <data>/admin.key.`,
 	f.IntVar(&cfg.MaxWebhooksPerTenant, "max-webhooks-per-tenant", 1000, "most webhooks one tenant may register (0: no limit)")
 	f.DurationVar(&cfg.Lease, "lease", delivery.DefaultLease, "how long a claimed notification is reserved to one replica; a dead replica's work is taken over after it (raised to each webhook's timeout + 5s)")
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 5*24*time.Hour, "disable a webhook that fails without a single success for this long (0: never)")
+	f.DurationVar(&cfg.Retention, "retention", service.DefaultRetention, "how long delivered and cancelled notifications and their attempts are kept; expired ones twice as long (0: forever)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight deliveries may finish on SIGTERM")
 	addEnvToUsage(cmd)
 	return cmd

@@ -40,8 +40,11 @@ type Config struct {
 	Lease time.Duration
 	// DisableAfter disables a webhook failing without a success this long.
 	DisableAfter time.Duration
-	Version      string
-	Logger       *slog.Logger
+	// Retention is how long delivered and cancelled notifications and their
+	// attempts are kept; expired ones are kept twice as long (0: forever).
+	Retention time.Duration
+	Version   string
+	Logger    *slog.Logger
 	// Out receives the one-time admin key notice (stdout for the CLI).
 	Out io.Writer
 }
@@ -53,12 +56,14 @@ type Service struct {
 	http     *http.Server
 	log      *slog.Logger
 
-	stopDispatch context.CancelFunc
-	stopListen   context.CancelFunc
-	dispatched   chan error
-	served       chan error
-	closeOnce    sync.Once
-	closeErr     error
+	stopDispatch  context.CancelFunc
+	stopListen    context.CancelFunc
+	stopRetention context.CancelFunc
+	retained      chan struct{}
+	dispatched    chan error
+	served        chan error
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // Start opens the data directory, bootstraps it on first use, and starts
@@ -127,6 +132,12 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	s.dispatched = make(chan error, 1)
 	s.served = make(chan error, 1)
 	go func() { s.dispatched <- disp.Run(dctx) }()
+	rctx, stopRetention := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopRetention, s.retained = stopRetention, make(chan struct{})
+	go func() {
+		defer close(s.retained)
+		runRetention(rctx, st, RetentionInterval, cfg.Retention, cfg.Logger.With("component", "retention"))
+	}()
 	lctx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopListen = stopListen
 	if l, ok := st.Backend.(listener); ok {
@@ -171,6 +182,8 @@ func (s *Service) Close() error {
 			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))
 		}
 		s.stopListen()
+		s.stopRetention()
+		<-s.retained
 		errs = append(errs, s.store.Close())
 		s.closeErr = errors.Join(errs...)
 		s.log.Info("herald stopped")

@@ -20,6 +20,7 @@ import (
 type Backend interface {
 	api.Store
 	delivery.Queue
+	purger
 	Close() error
 }
 

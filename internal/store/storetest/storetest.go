@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SearchNotifications", testSearchNotifications},
 		{"SearchPaging", testSearchPaging},
 		{"RequeueExpired", testRequeueExpired},
+		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},
 	} {
