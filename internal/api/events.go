@@ -138,22 +138,17 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request, p principa
 	if aerr != nil {
 		return aerr
 	}
-	var in struct {
-		Events []json.RawMessage `json:"events"`
+	raw, aerr := splitBatch(body)
+	if aerr != nil {
+		return aerr
 	}
-	if err := decodeBytes(body, &in); err != nil {
-		return err
-	}
-	if len(in.Events) == 0 {
+	if len(raw) == 0 {
 		return invalid("events", "must hold at least one event")
 	}
-	if len(in.Events) > maxBatch {
-		return invalid("events", "holds %d events; at most %d are allowed", len(in.Events), maxBatch)
-	}
 	now := time.Now().UTC()
-	events := make([]store.Event, len(in.Events))
-	for i, raw := range in.Events {
-		e, aerr := s.newEvent(raw, "events["+strconv.Itoa(i)+"]", now)
+	events := make([]store.Event, len(raw))
+	for i, payload := range raw {
+		e, aerr := s.newEvent(payload, "events["+strconv.Itoa(i)+"]", now)
 		if aerr != nil {
 			return aerr
 		}

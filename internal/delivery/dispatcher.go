@@ -13,7 +13,8 @@ import (
 
 // Queue is the part of the store the dispatcher works from.
 type Queue interface {
-	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
+	DueWebhooks(ctx context.Context, now time.Time) ([]store.WebhookVersion, error)
+	WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook, error)
 	NextDue(ctx context.Context, after time.Time) (time.Time, error)
 	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
 	Complete(ctx context.Context, c store.Completion) error
@@ -152,37 +153,40 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // those attempts. It returns when the next retry falls due, if known.
 func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error) {
 	now := time.Now()
-	hooks, err := d.q.DueWebhooks(ctx, now)
+	versions, err := d.q.DueWebhooks(ctx, now)
 	if err != nil {
 		return time.Time{}, err
 	}
-	reqs := make([]store.ClaimRequest, 0, len(hooks))
-	due := make(map[string]bool, len(hooks))
+	if err := d.refreshTargets(ctx, versions, now); err != nil {
+		return time.Time{}, err
+	}
+	reqs := make([]store.ClaimRequest, 0, len(versions))
+	due := make(map[string]bool, len(versions))
 	lease := d.cfg.Lease
 	rateWake := d.cfg.Poll
 	d.mu.Lock()
-	for i := range hooks {
-		due[hooks[i].ID] = true
-		w := &hooks[i]
-		t := d.targets[w.ID]
-		if t == nil || t.Stale(w, now) {
-			nt, err := NewTarget(*w, now)
-			if err != nil {
-				d.log.Error("prepare webhook", "webhook_id", w.ID, "err", err)
-				continue
-			}
-			d.targets[w.ID] = nt
+	for _, v := range versions {
+		due[v.ID] = true
+		t := d.targets[v.ID]
+		if t == nil {
+			continue // could not be prepared (logged)
 		}
-		if free := d.maxInFlight(w) - d.inflight[w.ID]; free > 0 {
-			lease = max(lease, timeout(w)+leaseMargin)
-			req := store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: d.maxInFlight(w), Ordered: w.Config.Ordered}
-			if rl := w.Config.RateLimitPerSecond; rl != nil {
-				req.RateLimit = *rl
-				// Tokens come back at this pace: look again then.
-				rateWake = min(rateWake, max(time.Duration(float64(time.Second) / *rl), 10*time.Millisecond))
-			}
-			reqs = append(reqs, req)
+		w := &t.Webhook
+		maxInFlight, busy := d.maxInFlight(w), d.inflight[w.ID]
+		free := maxInFlight - busy
+		// A busy webhook is topped up a few slots at a time, not one claim
+		// per finished attempt: claims are the dearest statements.
+		if free <= 0 || (busy > 0 && free < max(1, maxInFlight/4)) {
+			continue
 		}
+		lease = max(lease, timeout(w)+leaseMargin)
+		req := store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: maxInFlight, Ordered: w.Config.Ordered}
+		if rl := w.Config.RateLimitPerSecond; rl != nil {
+			req.RateLimit = *rl
+			// Tokens come back at this pace: look again then.
+			rateWake = min(rateWake, max(time.Duration(float64(time.Second) / *rl), 10*time.Millisecond))
+		}
+		reqs = append(reqs, req)
 	}
 	for id := range d.targets {
 		if !due[id] && d.inflight[id] == 0 {
@@ -211,6 +215,37 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 		next = now.Add(rateWake)
 	}
 	return next, nil
+}
+
+// refreshTargets reads (and prepares) the due webhooks that changed since
+// they were prepared, or were never prepared.
+func (d *Dispatcher) refreshTargets(ctx context.Context, versions []store.WebhookVersion, now time.Time) error {
+	var stale []string
+	d.mu.Lock()
+	for _, v := range versions {
+		if t := d.targets[v.ID]; t == nil || t.Stale(v.Modified, now) {
+			stale = append(stale, v.ID)
+		}
+	}
+	d.mu.Unlock()
+	if len(stale) == 0 {
+		return nil
+	}
+	hooks, err := d.q.WebhooksByID(ctx, stale)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range hooks {
+		t, err := NewTarget(w, now)
+		if err != nil {
+			d.log.Error("prepare webhook", "webhook_id", w.ID, "err", err)
+			continue
+		}
+		d.targets[w.ID] = t
+	}
+	return nil
 }
 
 // leaseMargin is the least time a lease outlasts its attempt's timeout, to

@@ -55,10 +55,10 @@ func TestRotationWindow(t *testing.T) {
 		}
 	}
 	inside, _ := delivery.NewTarget(w, now)
-	if inside.Stale(&w, now.Add(time.Hour)) {
+	if inside.Stale(w.Modified, now.Add(time.Hour)) {
 		t.Error("target stale inside the window")
 	}
-	if !inside.Stale(&w, now.Add(24*time.Hour)) {
+	if !inside.Stale(w.Modified, now.Add(24*time.Hour)) {
 		t.Error("target not stale when the previous secret stops signing")
 	}
 }

@@ -285,10 +285,10 @@ func NewTarget(w store.Webhook, now time.Time) (*Target, error) {
 	return t, nil
 }
 
-// Stale reports whether t no longer matches w at now (w changed, or the
-// previous secret's grace period ended).
-func (t *Target) Stale(w *store.Webhook, now time.Time) bool {
-	return !t.Webhook.Modified.Equal(w.Modified) || (!t.signUntil.IsZero() && !now.Before(t.signUntil))
+// Stale reports whether t no longer matches its webhook as last modified at
+// modified (it changed, or the previous secret's grace period ended by now).
+func (t *Target) Stale(modified, now time.Time) bool {
+	return !t.Webhook.Modified.Equal(modified) || (!t.signUntil.IsZero() && !now.Before(t.signUntil))
 }
 
 func (t *Target) setHeaders(h http.Header, m Message, userAgent string) {

@@ -81,6 +81,13 @@ type Webhook struct {
 	Health              Health
 }
 
+// WebhookVersion names a webhook as it was last modified, so a dispatcher
+// can keep what it prepared from it until it changes.
+type WebhookVersion struct {
+	ID       string
+	Modified time.Time
+}
+
 // CircuitThreshold is how many consecutive failed attempts open a webhook's
 // circuit (SPEC section 3).
 const CircuitThreshold = 5

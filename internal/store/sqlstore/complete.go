@@ -20,30 +20,30 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 	}
 	now := ms(c.Now)
 	return s.write(ctx, func(tx *tx) error {
-		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
+		insAttempt, err := s.prepare(ctx, tx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
 			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare attempt insert: %w", err)
 		}
 		defer insAttempt.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
+		upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
 			lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
 		if err != nil {
 			return fmt.Errorf("prepare notification update: %w", err)
 		}
 		defer upd.Close()
-		ok, err := tx.PrepareContext(ctx, `UPDATE webhooks SET consecutive_failures = 0, failing_since = 0,
+		ok, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = 0, failing_since = 0,
 			circuit_open_until = 0, last_success_at = ? WHERE id = ?`)
 		if err != nil {
 			return fmt.Errorf("prepare health update: %w", err)
 		}
 		defer ok.Close()
 		// Column references on the right-hand side read the old row.
-		failed, err := tx.PrepareContext(ctx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1,
+		failed, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + ?,
 			failing_since = CASE WHEN failing_since = 0 THEN ? ELSE failing_since END,
 			last_failure_at = ?,
-			circuit_open_until = CASE WHEN consecutive_failures + 1 >= ? THEN ? ELSE circuit_open_until END,
+			circuit_open_until = CASE WHEN consecutive_failures + ? >= ? THEN ? ELSE circuit_open_until END,
 			status = CASE WHEN ? > 0 AND status = 'ACTIVE' AND failing_since <> 0 AND ? - failing_since >= ?
 				THEN 'DISABLED' ELSE status END
 			WHERE id = ?`)
@@ -52,6 +52,15 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		}
 		defer failed.Close()
 		disableAfter := c.DisableAfter.Milliseconds()
+		// Health changes once per webhook per batch: its last result decides
+		// success or failure, and every failure in the batch counts.
+		type tally struct {
+			failures int
+			ok       bool
+			probeAt  int64
+		}
+		health := map[string]*tally{}
+		var order []string
 		for _, r := range c.Results {
 			a := r.Attempt
 			if _, err := insAttempt.ExecContext(ctx, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
@@ -64,10 +73,27 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 			if r.WebhookID == "" {
 				continue
 			}
+			h := health[r.WebhookID]
+			if h == nil {
+				h = &tally{}
+				health[r.WebhookID] = h
+				order = append(order, r.WebhookID)
+			}
 			if r.Status == store.StatusDelivered {
-				_, err = ok.ExecContext(ctx, now, r.WebhookID)
+				h.ok, h.failures = true, 0
 			} else {
-				_, err = failed.ExecContext(ctx, now, now, store.CircuitThreshold, ms(r.ProbeAt), disableAfter, now, disableAfter, r.WebhookID)
+				h.ok = false
+				h.failures++
+				h.probeAt = ms(r.ProbeAt)
+			}
+		}
+		for _, id := range order {
+			h := health[id]
+			var err error
+			if h.ok {
+				_, err = ok.ExecContext(ctx, now, id)
+			} else {
+				_, err = failed.ExecContext(ctx, h.failures, now, now, h.failures, store.CircuitThreshold, h.probeAt, disableAfter, now, disableAfter, id)
 			}
 			if err != nil {
 				return fmt.Errorf("update webhook health: %w", err)

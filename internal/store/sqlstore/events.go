@@ -44,12 +44,12 @@ func (s *Store) publish(ctx context.Context, req store.PublishRequest) (store.Pu
 		if err != nil {
 			return err
 		}
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, tenant_id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)`)
+		insEvent, err := s.prepare(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare event insert: %w", err)
 		}
 		defer insEvent.Close()
-		insNote, err := tx.PrepareContext(ctx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+		insNote, err := s.prepare(ctx, tx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
 			next_attempt_at, created_at, modified_at) VALUES (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare notification insert: %w", err)

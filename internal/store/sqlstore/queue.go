@@ -34,14 +34,46 @@ func scanNotifications(rows *sql.Rows) ([]store.Notification, error) {
 }
 
 // DueWebhooks lists the active webhooks that have at least one notification
-// due at now and not leased.
-func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks w
+// due at now and not leased. It returns versions, not whole webhooks: a
+// dispatcher reads (and decrypts) a webhook again only when it changed.
+func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.WebhookVersion, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT w.id, w.modified_at FROM webhooks w
 		WHERE w.deleted_at IS NULL AND w.status = 'ACTIVE' AND EXISTS (
 			SELECT 1 FROM notifications n WHERE n.webhook_id = w.id AND n.status = 'PENDING'
 			AND n.next_attempt_at <= ? AND n.lease_expires_at <= ?)`, ms(now), ms(now))
 	if err != nil {
 		return nil, fmt.Errorf("find due webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []store.WebhookVersion
+	for rows.Next() {
+		var v store.WebhookVersion
+		var modified int64
+		if err := rows.Scan(&v.ID, &modified); err != nil {
+			return nil, fmt.Errorf("scan due webhook: %w", err)
+		}
+		v.Modified = fromMS(modified)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find due webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// WebhooksByID reads the webhooks with the given ids (of any tenant;
+// deleted ones are left out).
+func (s *Store) WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE deleted_at IS NULL AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read webhooks: %w", err)
 	}
 	return s.scanWebhooks(rows)
 }

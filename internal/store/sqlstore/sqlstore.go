@@ -36,9 +36,10 @@ type Dialect struct {
 
 // Store is Herald's store on a SQL database. It is safe for concurrent use.
 type Store struct {
-	w, r *db // writer and readers (the same pool where writers are not limited)
-	d    *Dialect
-	seal Sealer // nil: secrets stored as they are
+	w, r  *db // writer and readers (the same pool where writers are not limited)
+	d     *Dialect
+	seal  Sealer // nil: secrets stored as they are
+	stmts sync.Map // query -> *sql.Stmt prepared once on the writer pool
 }
 
 // Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
@@ -72,8 +73,42 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// prepare returns the statement for query within t. Statements are prepared
+// once for the store's life: the first use prepares it within t (the writer
+// pool may have a single connection, held by t), and write caches it on the
+// pool once t ends.
+func (s *Store) prepare(ctx context.Context, t *tx, query string) (*sql.Stmt, error) {
+	q := s.d.rebind(query)
+	if st, ok := s.stmts.Load(q); ok {
+		return t.Tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	t.uncached = append(t.uncached, q)
+	return t.Tx.PrepareContext(ctx, q)
+}
+
+// cache prepares on the writer pool the statements a transaction used for
+// the first time.
+func (s *Store) cache(ctx context.Context, queries []string) {
+	for _, q := range queries {
+		if _, ok := s.stmts.Load(q); ok {
+			continue
+		}
+		st, err := s.w.DB.PrepareContext(ctx, q)
+		if err != nil {
+			continue // prepared per transaction until it works
+		}
+		if _, loaded := s.stmts.LoadOrStore(q, st); loaded {
+			st.Close()
+		}
+	}
+}
+
 // Close closes the pools.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	if s.r.DB == s.w.DB {
 		return s.w.Close()
 	}
@@ -86,7 +121,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&tx{Tx: t, d: s.d}); err != nil {
+	wtx := &tx{Tx: t, d: s.d}
+	defer func() { s.cache(ctx, wtx.uncached) }()
+	if err := fn(wtx); err != nil {
 		_ = t.Rollback()
 		return err
 	}
@@ -115,7 +152,8 @@ type db struct {
 
 type tx struct {
 	*sql.Tx
-	d *Dialect
+	d        *Dialect
+	uncached []string // statements this transaction prepared for itself
 }
 
 func (c *db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -140,10 +178,6 @@ func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 
 func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
-}
-
-func (t *tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
-	return t.Tx.PrepareContext(ctx, t.d.rebind(q))
 }
 
 // queryer reads, inside or outside a transaction.

@@ -44,7 +44,8 @@ type Store interface {
 	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
 
-	DueWebhooks(ctx context.Context, now time.Time) ([]store.Webhook, error)
+	DueWebhooks(ctx context.Context, now time.Time) ([]store.WebhookVersion, error)
+	WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook, error)
 	NextDue(ctx context.Context, after time.Time) (time.Time, error)
 	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
 	Complete(ctx context.Context, c store.Completion) error
@@ -208,6 +209,14 @@ func hookIDs(ws []store.Webhook) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		out[i] = w.ID
+	}
+	return out
+}
+
+func versionIDs(vs []store.WebhookVersion) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.ID
 	}
 	return out
 }

@@ -31,7 +31,7 @@ func dueIDs(t *testing.T, s Store, now time.Time) []string {
 	t.Helper()
 	due, err := s.DueWebhooks(ctxOf(t), now)
 	NoErr(t, err, "due webhooks")
-	return hookIDs(due)
+	return versionIDs(due)
 }
 
 func testDueWebhooks(t *testing.T, newStore NewStoreFunc) {

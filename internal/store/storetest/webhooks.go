@@ -299,8 +299,11 @@ func testDeleteWebhook(t *testing.T, newStore NewStoreFunc) {
 	later := now.Add(2 * time.Hour)
 	due, err := s.DueWebhooks(ctx, later)
 	NoErr(t, err, "due webhooks")
-	if slices.Contains(hookIDs(due), w.ID) {
+	if slices.Contains(versionIDs(due), w.ID) {
 		t.Fatalf("deleted webhook is due")
+	}
+	if got, err := s.WebhooksByID(ctx, []string{w.ID}); err != nil || len(got) != 0 {
+		t.Fatalf("WebhooksByID of a deleted webhook = %v, %v; want nothing", got, err)
 	}
 	if c := Claim(t, s, "d2", later, 10, w.ID); len(c) != 0 {
 		t.Fatalf("claimed %d notifications of a deleted webhook", len(c))
