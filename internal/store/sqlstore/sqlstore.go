@@ -38,7 +38,7 @@ type Dialect struct {
 type Store struct {
 	w, r  *db // writer and readers (the same pool where writers are not limited)
 	d     *Dialect
-	seal  Sealer // nil: secrets stored as they are
+	seal  Sealer   // nil: secrets stored as they are
 	stmts sync.Map // query -> *sql.Stmt prepared once on the writer pool
 }
 
