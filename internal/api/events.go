@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Publishing limits (SPEC section 4.4).
@@ -75,6 +76,16 @@ func (s *server) newEvent(payload []byte, prefix string, now time.Time) (store.E
 	return store.Event{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Payload: payload, Created: now}, nil
 }
 
+// traced stamps events with the publish request's trace context, so their
+// deliveries join its trace.
+func traced(r *http.Request, events []store.Event) {
+	if tp := tracing.Traceparent(r.Context()); tp != "" {
+		for i := range events {
+			events[i].TraceParent = tp
+		}
+	}
+}
+
 // idempotency reads the request's idempotency key (Idempotency-Key, or the
 // nCore x-nymos-idempotency-key).
 func idempotency(r *http.Request) (string, *apiError) {
@@ -96,6 +107,7 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 	for i := range events {
 		events[i].TenantID = p.TenantID
 	}
+	traced(r, events)
 	sum := sha256.Sum256(body)
 	res, err := s.Store.Publish(r.Context(), store.PublishRequest{
 		TenantID: p.TenantID, Events: events, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
@@ -112,6 +124,11 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
 		s.Waker.Wake()
+		if s.Observer != nil {
+			for _, pe := range res.Events {
+				s.Observer.Published(pe.Event.Name, len(pe.Notifications))
+			}
+		}
 	}
 	return res, nil
 }

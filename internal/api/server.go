@@ -48,6 +48,11 @@ type Store interface {
 // Waker is told when new work is queued (the dispatcher).
 type Waker interface{ Wake() }
 
+// Observer is told of every accepted event (the metrics).
+type Observer interface {
+	Published(event string, notifications int)
+}
+
 // Config is everything the API is built from.
 type Config struct {
 	Store   Store
@@ -61,6 +66,8 @@ type Config struct {
 	MaxWebhooksPerTenant int
 	// Resolver checks endpoint hosts at registration (nil: the default).
 	Resolver *net.Resolver
+	// Observer is told of published events (nil: nobody).
+	Observer Observer
 	Logger   *slog.Logger
 }
 
@@ -90,6 +97,7 @@ func New(cfg Config) http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Get("/openapi.json", openAPIHandler(cfg.Catalog)) // the OpenAPI 3.1 document, no authentication
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)

@@ -41,6 +41,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(), newMigrate(), newTenants(), newKeys(), newEvents(), newTrigger(), newSecrets(), newListen())
+	root.AddCommand(benchCommands()...)
 	return root
 }
 

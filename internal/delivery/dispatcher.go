@@ -7,8 +7,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Queue is the part of the store the dispatcher works from.
@@ -40,8 +46,25 @@ type Config struct {
 	// DisableAfter disables a webhook that has failed without a single
 	// success for this long (0: never).
 	DisableAfter time.Duration
-	Logger       *slog.Logger
+	// Observer is told of every attempt (metrics); nil: nobody.
+	Observer Observer
+	// Tracer traces attempts as children of their publish (nil: no tracing).
+	Tracer trace.Tracer
+	Logger *slog.Logger
 }
+
+// Observer watches attempts (the metrics).
+type Observer interface {
+	AttemptStarted()
+	// AttemptFinished reports "delivered" or the error kind, the attempt's
+	// duration, and the time since the event was published.
+	AttemptFinished(outcome string, took, sincePublish time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) AttemptStarted()                                      {}
+func (noObserver) AttemptFinished(string, time.Duration, time.Duration) {}
 
 // DefaultLease is the lease of a Config that sets none.
 const DefaultLease = time.Minute
@@ -77,6 +100,12 @@ func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Dispatcher{
 		q: q, sender: sender, cfg: cfg, log: cfg.Logger,
@@ -272,13 +301,29 @@ func (d *Dispatcher) maxInFlight(w *store.Webhook) int {
 // attempt makes one attempt of n and hands its result to the committer.
 func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 	defer d.attempts.Done()
+	d.cfg.Observer.AttemptStarted()
+	sctx, span := d.cfg.Tracer.Start(tracing.FromTraceparent(ctx, n.TraceParent), "herald.deliver",
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.String("herald.notification_id", n.ID), attribute.String("herald.webhook_id", n.WebhookID),
+			attribute.String("herald.event", n.EventName), attribute.Int("herald.attempt", n.Attempt)))
 	body, err := Body(t.Webhook.Config.Format, n)
 	var out Outcome
 	if err != nil {
 		out = Outcome{Started: time.Now(), ErrorKind: ErrKindRequest, Error: err.Error()}
 	} else {
-		out = d.sender.Send(ctx, t, Message{ID: n.ID, Event: n.EventName, Attempt: n.Attempt, Body: body, Timestamp: time.Now()})
+		out = d.sender.Send(sctx, t, Message{ID: n.ID, Event: n.EventName, Attempt: n.Attempt, Body: body, Timestamp: time.Now()})
 	}
+	span.SetAttributes(attribute.Int("http.response.status_code", out.StatusCode))
+	if !out.OK() {
+		span.SetStatus(codes.Error, out.ErrorKind)
+		span.SetAttributes(attribute.String("herald.error_kind", out.ErrorKind))
+	}
+	span.End()
+	outcome := "delivered"
+	if !out.OK() {
+		outcome = out.ErrorKind
+	}
+	d.cfg.Observer.AttemptFinished(outcome, out.Duration, time.Since(n.Published))
 	if ctx.Err() != nil {
 		// Abandoned at shutdown: record nothing; the lease is released.
 		d.finished(n.WebhookID)

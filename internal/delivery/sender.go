@@ -20,8 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/signature"
 )
 
@@ -154,6 +157,7 @@ func (s *Sender) post(ctx context.Context, t *Target, m Message, bearer string) 
 		return nil, &requestError{err}
 	}
 	t.setHeaders(req.Header, m, s.userAgent)
+	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header)) // traceparent, when traced
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}

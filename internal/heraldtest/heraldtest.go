@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/service"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // AdminKey is the admin API key every test instance is started with.
@@ -40,6 +41,8 @@ type Options struct {
 	DisableAfter time.Duration
 	// Log receives Herald's logs at debug level (default: discarded).
 	Log io.Writer
+	// Tracing replaces tracing from the environment.
+	Tracing *tracing.Tracing
 }
 
 // Start runs Herald for the duration of the test.
@@ -57,7 +60,7 @@ func Start(t testing.TB, o Options) *Instance {
 	svc, err := service.Start(context.Background(), service.Config{
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
-		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
+		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter, Tracing: o.Tracing,
 		Version: "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

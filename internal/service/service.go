@@ -16,10 +16,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/tracing"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // Config is what `herald serve` is started with.
@@ -40,6 +45,9 @@ type Config struct {
 	Lease time.Duration
 	// DisableAfter disables a webhook failing without a success this long.
 	DisableAfter time.Duration
+	// Tracing overrides the tracing set up from OTEL_EXPORTER_OTLP_ENDPOINT
+	// (tests use an in-memory exporter).
+	Tracing *tracing.Tracing
 	// Retention is how long delivered and cancelled notifications and their
 	// attempts are kept; expired ones are kept twice as long (0: forever).
 	Retention time.Duration
@@ -56,6 +64,7 @@ type Service struct {
 	http     *http.Server
 	log      *slog.Logger
 
+	tracing       *tracing.Tracing
 	stopDispatch  context.CancelFunc
 	stopListen    context.CancelFunc
 	stopRetention context.CancelFunc
@@ -100,7 +109,17 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
 	sender := delivery.NewSender(guard, "Herald/"+cfg.Version)
+	obs := metrics.New(st, 2*time.Second)
+	tr := cfg.Tracing
+	if tr == nil {
+		if tr, err = tracing.Setup(ctx, cfg.Version); err != nil {
+			return fail(err)
+		}
+	}
+	s.tracing = tr
 	disp := delivery.NewDispatcher(st, sender, delivery.Config{
+		Observer:      obs,
+		Tracer:        tr.Provider.Tracer("herald/delivery"),
 		Owner:         ownerID(),
 		Policy:        delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1},
 		ShutdownGrace: cfg.ShutdownGrace,
@@ -110,9 +129,15 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	handler := api.New(api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
-		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant,
+		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
 		Logger: cfg.Logger.With("component", "api"),
 	})
+	handler = web.Mount(handler, web.Config{Logger: cfg.Logger.With("component", "web")}) // dashboard at /ui
+	if tr.Enabled {
+		handler = otelhttp.NewHandler(handler, "herald", otelhttp.WithTracerProvider(tr.Provider),
+			otelhttp.WithPropagators(tracing.Propagator), otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/metrics" }))
+	}
+	handler = withMetrics(handler, obs.Handler())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
@@ -182,6 +207,9 @@ func (s *Service) Close() error {
 			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))
 		}
 		s.stopListen()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush traces: %w", err))
+		}
 		s.stopRetention()
 		<-s.retained
 		errs = append(errs, s.store.Close())
@@ -189,6 +217,18 @@ func (s *Service) Close() error {
 		s.log.Info("herald stopped")
 	})
 	return s.closeErr
+}
+
+// withMetrics serves GET /metrics (Prometheus, no authentication: expose it
+// only where scrapers reach it) beside h.
+func withMetrics(h, metrics http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ownerID names this process in leases.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -21,6 +22,7 @@ type Backend interface {
 	api.Store
 	delivery.Queue
 	purger
+	metrics.Source
 	Close() error
 }
 

@@ -81,6 +81,15 @@ type Webhook struct {
 	Health              Health
 }
 
+// Counts are the store's totals for monitoring.
+type Counts struct {
+	// Notifications by status.
+	Notifications map[string]int
+	// Webhooks by state (deleted ones not counted): active with a closed
+	// circuit, active with an open circuit (failing), disabled.
+	WebhooksActive, WebhooksFailing, WebhooksDisabled int
+}
+
 // WebhookVersion names a webhook as it was last modified, so a dispatcher
 // can keep what it prepared from it until it changes.
 type WebhookVersion struct {
@@ -169,6 +178,8 @@ type Event struct {
 	Name     string
 	Payload  json.RawMessage
 	Created  time.Time
+	// TraceParent is the W3C traceparent of the publish ("" untraced).
+	TraceParent string
 }
 
 // Notification statuses (SPEC section 3).
@@ -306,6 +317,8 @@ type Claimed struct {
 	Payload    json.RawMessage
 	Published  time.Time
 	LeaseToken string
+	// TraceParent is the publish's trace context (see Event).
+	TraceParent string
 }
 
 // AttemptResult is the outcome of one attempt, to be recorded with the

@@ -215,21 +215,22 @@ func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error 
 		}
 		byEvent[n.EventID] = append(byEvent[n.EventID], i)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, payload, created_at FROM events WHERE id IN (`+placeholders(len(args))+`)`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, payload, created_at, trace_parent FROM events WHERE id IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("read claimed payloads: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
+		var id, traceParent string
 		var payload []byte
 		var created int64
-		if err := rows.Scan(&id, &payload, &created); err != nil {
+		if err := rows.Scan(&id, &payload, &created, &traceParent); err != nil {
 			return fmt.Errorf("scan claimed payload: %w", err)
 		}
 		for _, i := range byEvent[id] {
 			claimed[i].Payload = payload
 			claimed[i].Published = fromMS(created)
+			claimed[i].TraceParent = traceParent
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -44,7 +44,7 @@ func (s *Store) publish(ctx context.Context, req store.PublishRequest) (store.Pu
 		if err != nil {
 			return err
 		}
-		insEvent, err := s.prepare(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at) VALUES (?, ?, ?, ?, ?)`)
+		insEvent, err := s.prepare(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare event insert: %w", err)
 		}
@@ -58,7 +58,7 @@ func (s *Store) publish(ctx context.Context, req store.PublishRequest) (store.Pu
 		ids := make([]string, 0, len(req.Events))
 		for _, e := range req.Events {
 			created := ms(e.Created)
-			if _, err := insEvent.ExecContext(ctx, e.ID, req.TenantID, e.Name, []byte(e.Payload), created); err != nil {
+			if _, err := insEvent.ExecContext(ctx, e.ID, req.TenantID, e.Name, []byte(e.Payload), created, e.TraceParent); err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 			pe := store.PublishedEvent{Event: e, Notifications: []store.NotificationRef{}}

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"reflect"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Hooks for the tests of package api_test; none of this is in the binary.
+
+// OpenAPIDocument builds the document GET /openapi.json serves.
+var OpenAPIDocument = openAPIDocument
+
+// WebhookVerbs are the custom verbs of POST /webhooks/{id}:<verb>, which
+// the router serves through the pattern /webhooks/{id}.
+var WebhookVerbs = webhookVerbs
+
+// OpenAPIResponseTypes maps component schemas of answers to the Go types
+// encoded into them: their members must be the documented properties, and
+// the members always present (not omitempty) the required ones.
+var OpenAPIResponseTypes = map[string]reflect.Type{
+	"ErrorDetail":      reflect.TypeFor[apiError](),
+	"Webhook":          reflect.TypeFor[webhookJSON](),
+	"WebhookConfig":    reflect.TypeFor[configJSON](),
+	"WebhookHealth":    reflect.TypeFor[healthJSON](),
+	"CustomHeader":     reflect.TypeFor[store.Header](),
+	"OAuth2":           reflect.TypeFor[oauth2JSON](),
+	"Paging":           reflect.TypeFor[pagingOut](),
+	"WebhookList":      reflect.TypeFor[listJSON[webhookJSON]](),
+	"NotificationList": reflect.TypeFor[listJSON[notificationJSON]](),
+	"TenantList":       reflect.TypeFor[listJSON[tenantJSON]](),
+	"PingResult":       reflect.TypeFor[pingJSON](),
+	"Notification":     reflect.TypeFor[notificationJSON](),
+	"Attempt":          reflect.TypeFor[attemptJSON](),
+	"Published":        reflect.TypeFor[publishedJSON](),
+	"NotificationRef":  reflect.TypeFor[notificationRefJSON](),
+	"Event":            reflect.TypeFor[eventJSON](),
+	"EventType":        reflect.TypeFor[catalog.Type](),
+	"EventVariant":     reflect.TypeFor[catalog.Variant](),
+	"Tenant":           reflect.TypeFor[tenantJSON](),
+	"APIKey":           reflect.TypeFor[keyJSON](),
+}
+
+// OpenAPIRequestTypes maps component schemas of request bodies to the Go
+// types they are decoded into (unknown members are refused, so the
+// documented properties must be exactly the type's members).
+var OpenAPIRequestTypes = map[string]reflect.Type{
+	"WebhookInput":       reflect.TypeFor[webhookInput](),
+	"WebhookConfigInput": reflect.TypeFor[configInput](),
+	"OAuth2Input":        reflect.TypeFor[oauth2Input](),
+	"CustomHeaderInput":  reflect.TypeFor[headerInput](),
+}

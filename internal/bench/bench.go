@@ -1,0 +1,375 @@
+// Package bench is `herald bench`: the end-to-end benchmark of SPEC
+// section 7. It starts Herald in-process (or uses a running one), starts a
+// receiver as a separate process, and measures the ceiling (the raw rate of
+// POSTs straight to the receiver), end-to-end throughput, latency at a
+// steady rate, isolation from failing endpoints, a large backlog's memory
+// and drain rate, and batch ingest, each beside its target.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/service"
+)
+
+// Scenario names, in the order they run.
+const (
+	ScenarioCeiling    = "ceiling"
+	ScenarioThroughput = "throughput"
+	ScenarioLatency    = "latency"
+	ScenarioIsolation  = "isolation"
+	ScenarioBacklog    = "backlog"
+	ScenarioIngest     = "ingest"
+)
+
+// Scenarios lists every scenario in running order.
+var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioLatency, ScenarioIsolation, ScenarioBacklog, ScenarioIngest}
+
+// Backends a Herald under test may run on.
+const (
+	BackendSQLite   = "sqlite"
+	BackendPostgres = "postgres"
+)
+
+// The load every scenario sends: the TRANSACTION PURCHASE sample.
+const (
+	eventName          = "TRANSACTION"
+	eventVariant       = "PURCHASE"
+	defaultMaxInFlight = 16
+	// maxCeilingRequests bounds the ceiling scenario's requests.
+	maxCeilingRequests = 200000
+)
+
+// Config is what a bench run measures and against what.
+type Config struct {
+	// Scenarios to run (default: all); they run in the order of Scenarios.
+	Scenarios []string
+	// Events is the number of events of throughput and ingest.
+	Events int
+	// Webhooks is the fan-out of throughput, isolation and backlog.
+	Webhooks int
+	// Rate is the steady notification rate of latency and isolation
+	// (notifications per second).
+	Rate float64
+	// Duration is how long latency and each isolation phase publish.
+	Duration time.Duration
+	// Backlog is the number of notifications backlog queues.
+	Backlog int
+	// Publishers is the number of concurrent batch publishers (default 4).
+	Publishers int
+
+	// Target is the URL of a running Herald to benchmark (empty: start one
+	// in-process); APIKey is an admin key of it.
+	Target string
+	APIKey string
+	// DatabaseURL runs the in-process Herald on PostgreSQL (it should be an
+	// empty database); empty means SQLite in a temporary directory.
+	DatabaseURL string
+	// Backend names the target's backend for the targets (with Target; by
+	// default the in-process backend, or sqlite).
+	Backend string
+	// HeraldLog receives the in-process Herald's logs (default: discarded).
+	HeraldLog io.Writer
+
+	// ReceiverCommand runs the receiver process (for example the herald
+	// binary with "bench-receiver"); ReceiverEnv is added to its
+	// environment.
+	ReceiverCommand []string
+	ReceiverEnv     []string
+
+	// Progress receives a progress line per second (default: discarded).
+	Progress io.Writer
+	// StallTimeout fails a scenario whose awaited count has not moved this
+	// long (default 60s); ScenarioTimeout bounds a whole scenario (default
+	// 30m).
+	StallTimeout    time.Duration
+	ScenarioTimeout time.Duration
+}
+
+// withDefaults fills the zero fields and checks the others.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = Scenarios
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(Scenarios, s) {
+			return c, fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(Scenarios, ", "))
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Events, 200000)
+	def(&c.Webhooks, 10)
+	def(&c.Backlog, 1000000)
+	def(&c.Publishers, 4)
+	if c.Rate == 0 {
+		c.Rate = 1000
+	}
+	if c.Duration == 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = time.Minute
+	}
+	if c.ScenarioTimeout == 0 {
+		c.ScenarioTimeout = 30 * time.Minute
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	c.Progress = &lockedWriter{w: c.Progress}
+	switch {
+	case c.Events < 1 || c.Webhooks < 1 || c.Backlog < 1 || c.Publishers < 1:
+		return c, errors.New("--events, --webhooks, --backlog and publishers must be at least 1")
+	case c.Rate <= 0 || c.Duration <= 0:
+		return c, errors.New("--rate and --duration must be positive")
+	case c.Target != "" && c.DatabaseURL != "":
+		return c, errors.New("--database-url is for the in-process Herald; with --target the running Herald has its own")
+	case c.Target != "" && c.APIKey == "":
+		return c, errors.New("--target needs --api-key (an admin key of that Herald)")
+	case len(c.ReceiverCommand) == 0:
+		return c, errors.New("no receiver command")
+	}
+	if c.Backend == "" {
+		c.Backend = BackendSQLite
+		if c.DatabaseURL != "" {
+			c.Backend = BackendPostgres
+		}
+	}
+	if c.Backend != BackendSQLite && c.Backend != BackendPostgres {
+		return c, fmt.Errorf("backend %q: want %s or %s", c.Backend, BackendSQLite, BackendPostgres)
+	}
+	return c, nil
+}
+
+// bench is one run in progress.
+type bench struct {
+	cfg       Config
+	api       *apiClient
+	recv      *receiverProc
+	sample    []byte
+	inProcess bool
+	// ceiling is the ceiling scenario's requests/s (0: not measured).
+	ceiling float64
+	// latencyP99 is the latency scenario's p99 (0: not measured).
+	latencyP99 time.Duration
+	// created are the current scenario's webhooks, deleted after it.
+	created []string
+}
+
+// Run runs the configured scenarios and returns their report. A scenario
+// that fails is reported with its reason and the next one runs; Run itself
+// fails only when the bench cannot start, or when ctx ends.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.New()
+	if err != nil {
+		return nil, fmt.Errorf("load catalogue: %w", err)
+	}
+	sample, err := cat.Sample(eventName, eventVariant)
+	if err != nil {
+		return nil, fmt.Errorf("load sample: %w", err)
+	}
+	b := &bench{cfg: cfg, sample: sample, inProcess: cfg.Target == ""}
+	report := &Report{Machine: machineInfo(), Settings: Settings{
+		Scenarios: cfg.Scenarios, Events: cfg.Events, Webhooks: cfg.Webhooks, Rate: cfg.Rate,
+		Duration: cfg.Duration.String(), Backlog: cfg.Backlog,
+	}}
+	report.Machine.Backend = cfg.Backend
+	report.Machine.Herald = cfg.Target
+	if b.inProcess {
+		report.Machine.Herald = "in-process"
+	}
+
+	b.recv, err = startReceiver(ctx, cfg.ReceiverCommand, cfg.ReceiverEnv, cfg.Progress)
+	if err != nil {
+		return nil, err
+	}
+	defer b.recv.Close()
+	b.logf("receiver process %d on %s", b.recv.cmd.Process.Pid, b.recv.url)
+
+	if b.inProcess {
+		stop, err := b.startHerald(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	} else {
+		b.api = newAPIClient(cfg.Target, cfg.APIKey)
+	}
+	tenant := fmt.Sprintf("bench-%s-%s", time.Now().UTC().Format("20060102-150405"), randomHex(3))
+	if err := b.api.createTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	b.logf("Herald at %s, tenant %s", b.api.base, tenant)
+
+	for _, name := range Scenarios {
+		if !slices.Contains(cfg.Scenarios, name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
+		}
+		report.Scenarios = append(report.Scenarios, b.runScenario(ctx, name))
+	}
+	if ctx.Err() != nil {
+		return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
+	}
+	return report, nil
+}
+
+// startHerald starts the in-process Herald and returns its stop function.
+func (b *bench) startHerald(ctx context.Context) (func(), error) {
+	dir, err := os.MkdirTemp("", "herald-bench-*")
+	if err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	logw := b.cfg.HeraldLog
+	if logw == nil {
+		logw = io.Discard
+	}
+	key := "hk_bench_" + randomHex(16)
+	svc, err := service.Start(ctx, service.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: b.cfg.DatabaseURL, AdminKey: key,
+		AllowHTTP: true, AllowPrivateTargets: true, MaxWebhooksPerTenant: 0,
+		ShutdownGrace: 2 * time.Second, Version: "bench",
+		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start herald: %w", err)
+	}
+	stop := func() {
+		if err := svc.Close(); err != nil {
+			b.logf("stop herald: %v", err)
+		}
+		os.RemoveAll(dir)
+	}
+	b.api = newAPIClient("http://"+svc.Addr(), key)
+	if b.cfg.DatabaseURL != "" {
+		empty, err := b.api.isEmpty(ctx)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("check the database is empty: %w", err)
+		}
+		if !empty {
+			stop()
+			return nil, errors.New("--database-url names a database that holds tenants or webhooks: the bench needs an empty database of its own")
+		}
+	}
+	return stop, nil
+}
+
+// runScenario runs one scenario within its timeout, then deletes its
+// webhooks.
+func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
+	sctx, cancel := context.WithTimeout(ctx, b.cfg.ScenarioTimeout)
+	defer cancel()
+	res := ScenarioResult{Name: name, Details: map[string]any{}}
+	b.logf("%s: starting", name)
+	start := time.Now()
+	var err error
+	switch name {
+	case ScenarioCeiling:
+		err = b.runCeiling(sctx, &res)
+	case ScenarioThroughput:
+		err = b.runThroughput(sctx, &res)
+	case ScenarioLatency:
+		err = b.runLatency(sctx, &res)
+	case ScenarioIsolation:
+		err = b.runIsolation(sctx, &res)
+	case ScenarioBacklog:
+		err = b.runBacklog(sctx, &res)
+	case ScenarioIngest:
+		err = b.runIngest(sctx, &res)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("scenario timeout of %s: %w", b.cfg.ScenarioTimeout, err)
+		}
+		res.Error = err.Error()
+		b.logf("%s: FAILED: %v", name, err)
+	} else {
+		b.logf("%s: done in %.1fs", name, res.Seconds)
+	}
+	b.cleanup(ctx)
+	return res
+}
+
+// cleanup deletes the scenario's webhooks, so that the next scenario's
+// events reach only its own (pending notifications are cancelled).
+func (b *bench) cleanup(ctx context.Context) {
+	if ctx.Err() != nil || len(b.created) == 0 {
+		b.created = nil
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for _, id := range b.created {
+		if err := b.api.deleteWebhook(cctx, id); err != nil {
+			b.logf("cleanup: %v", err)
+		}
+	}
+	b.created = nil
+	if err := b.recv.discard(cctx); err != nil {
+		b.logf("cleanup: %v", err)
+	}
+}
+
+// createWebhooks registers n webhooks at <receiver>/<kind>/<tag>/<i>.
+func (b *bench) createWebhooks(ctx context.Context, n int, kind, tag string, spec webhookSpec) ([]string, error) {
+	ids := make([]string, 0, n)
+	for i := range n {
+		spec.Endpoint = fmt.Sprintf("%s/%s/%s/%d", b.recv.url, kind, tag, i)
+		id, err := b.api.createWebhook(ctx, spec)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+		b.created = append(b.created, id)
+	}
+	return ids, nil
+}
+
+// logf prints one line of progress.
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.cfg.Progress, "bench: "+format+"\n", args...)
+}
+
+// lockedWriter serialises the writes of the progress printers, the
+// receiver's stderr and the scenarios.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	_, _ = rand.Read(buf)
+	return hex.EncodeToString(buf)
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/bench"
+)
+
+// benchReceiverCommand is the hidden subcommand `herald bench` runs as its
+// receiver process.
+const benchReceiverCommand = "bench-receiver"
+
+// benchCommands are `herald bench` and its hidden receiver.
+func benchCommands() []*cobra.Command {
+	return []*cobra.Command{newBench(), newBenchReceiver()}
+}
+
+func newBench() *cobra.Command {
+	var (
+		cfg        bench.Config
+		jsonPath   string
+		cpuProfile string
+		heraldLog  string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Herald end to end against the performance targets",
+		Long: `Measure Herald end to end (SPEC section 7). A receiver runs as a separate process on 127.0.0.1 and
+Herald runs in this process, on SQLite in a temporary directory, or on PostgreSQL with --database-url
+(an empty database of its own: the bench refuses one that holds tenants or webhooks, and leaves its
+data there). With --target the bench uses a running Herald on this machine instead: give it an admin
+key (--api-key), and start it with --dev (or --allow-http and --allow-private-targets); the bench works
+in a tenant of its own, but use a Herald dedicated to it. Backlog's memory is then not measured.
+
+Scenarios, in this order:
+  ceiling     POST the sample straight to the receiver with webhooks x 16 keep-alive connections:
+              the baseline of every ratio
+  throughput  --events events, each to --webhooks webhooks, published in batches of 500:
+              notifications/s until every one is received and recorded DELIVERED
+  latency     POST /events one at a time at --rate events/s for --duration to one webhook:
+              p50/p90/p99/max from the publish acknowledgement to receipt
+  isolation   --webhooks webhooks (at least 3) each getting every event, at --rate/webhooks
+              events/s for --duration: first all healthy, then with 10% hanging past a 1s timeout
+              and 10% answering 500; the healthy p99 over the all-healthy p99
+  backlog     --backlog notifications queued for disabled webhooks, then enabled: peak RSS and
+              drain rate
+  ingest      --events events in batches of 1000 to one disabled subscriber: events/s
+
+Progress goes to stderr, a line per second; the table goes to stdout, and with --json the same to a
+file with the machine's description. Every wait gives up when nothing has moved for a minute.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find the herald binary for the receiver: %w", err)
+			}
+			cfg.ReceiverCommand = []string{exe, benchReceiverCommand}
+			cfg.Progress = cmd.ErrOrStderr()
+			cfg.Scenarios = splitScenarios(cfg.Scenarios)
+			if heraldLog != "" {
+				f, err := os.Create(heraldLog)
+				if err != nil {
+					return fmt.Errorf("--herald-log: %w", err)
+				}
+				defer f.Close()
+				cfg.HeraldLog = f
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			report, runErr := bench.Run(ctx, cfg)
+			if report == nil {
+				return runErr
+			}
+			if err := report.WriteTable(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				if err := report.WriteJSON(jsonPath); err != nil {
+					return err
+				}
+			}
+			if runErr != nil {
+				return runErr
+			}
+			if failed := report.Failed(); len(failed) > 0 {
+				return fmt.Errorf("%d scenario(s) failed: %s", len(failed), strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Scenarios, "scenarios", bench.Scenarios, "scenarios to run, comma-separated")
+	f.IntVar(&cfg.Events, "events", 200000, "events published by throughput and ingest")
+	f.IntVar(&cfg.Webhooks, "webhooks", 10, "webhooks each event fans out to (throughput, isolation, backlog)")
+	f.Float64Var(&cfg.Rate, "rate", 1000, "steady notifications per second of latency and isolation")
+	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long latency and each isolation phase publish")
+	f.IntVar(&cfg.Backlog, "backlog", 1000000, "notifications backlog queues before draining them")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "run the in-process Herald on this PostgreSQL database (an empty one; default: SQLite in a temporary directory)")
+	f.StringVar(&cfg.Target, "target", "", "benchmark the Herald running at this URL (http://host:port) instead of one in-process")
+	f.StringVar(&cfg.APIKey, "api-key", "", "admin API key of the --target Herald")
+	f.StringVar(&cfg.Backend, "backend", "", "backend of the --target Herald, for the targets: sqlite or postgres (default sqlite)")
+	f.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
+	f.DurationVar(&cfg.StallTimeout, "stall-timeout", time.Minute, "fail a scenario whose progress has stopped this long")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (in-process Herald included) to this file")
+	f.StringVar(&heraldLog, "herald-log", "", "write the in-process Herald's logs to this file")
+	for _, hidden := range []string{"stall-timeout", "cpuprofile", "herald-log"} {
+		_ = f.MarkHidden(hidden)
+	}
+	addEnvToUsage(cmd)
+	return cmd
+}
+
+// splitScenarios trims the names and drops empty ones.
+func splitScenarios(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func newBenchReceiver() *cobra.Command {
+	return &cobra.Command{
+		Use:    benchReceiverCommand,
+		Short:  "The receiver process of herald bench",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			err := bench.RunReceiver(ctx, os.Stdin, cmd.OutOrStdout())
+			if errors.Is(err, ctx.Err()) {
+				return nil
+			}
+			return err
+		},
+	}
+}

@@ -1,0 +1,316 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// This file is the dashboard's side of Herald's HTTP API contract (SPEC
+// section 2): the answers it reads, decoded into its own types, and a client
+// that calls the API handler in-process with the signed-in key. The
+// dashboard never touches the store.
+
+// apiError is an API failure answer: {"error": {"code", "message", "field"}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+func (e *apiError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s (%s)", e.Message, e.Field)
+	}
+	return e.Message
+}
+
+type paging struct {
+	After   string `json:"after"`
+	HasMore bool   `json:"has_more"`
+}
+
+// webhook is a webhook as the API shows it (secrets already masked; the
+// dashboard does not show even the masks).
+type webhook struct {
+	ID       string        `json:"id"`
+	Endpoint string        `json:"endpoint"`
+	Events   []string      `json:"events"`
+	Status   string        `json:"status"`
+	Config   webhookConfig `json:"config"`
+	Health   health        `json:"health"`
+	Created  string        `json:"created"`
+	Modified string        `json:"modified"`
+}
+
+type webhookConfig struct {
+	BasicAuthUsername    *string  `json:"basic_auth_username"`
+	BasicAuthPassword    *string  `json:"basic_auth_password"`
+	CustomHeaders        []header `json:"custom_headers"`
+	Format               string   `json:"format"`
+	TimeoutSeconds       int      `json:"timeout_seconds"`
+	MaxInFlight          int      `json:"max_in_flight"`
+	MaxRetries           *int     `json:"max_retries"`
+	RetryIntervalSeconds *int     `json:"retry_interval_seconds"`
+	OAuth2               *struct {
+		TokenURL string `json:"token_url"`
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+	} `json:"oauth2"`
+	RateLimitPerSecond *float64 `json:"rate_limit_per_second"`
+	Ordered            bool     `json:"ordered"`
+}
+
+// header is a custom header; only its name is read (the value is a secret).
+type header struct {
+	Name string `json:"header_name"`
+}
+
+type health struct {
+	Circuit             string `json:"circuit"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	FailingSince        string `json:"failing_since"`
+	NextProbe           string `json:"next_probe"`
+	LastSuccess         string `json:"last_success"`
+	LastFailure         string `json:"last_failure"`
+}
+
+type notification struct {
+	ID            string          `json:"id"`
+	EventID       string          `json:"event_id"`
+	WebhookID     string          `json:"webhook_id"`
+	Event         string          `json:"event"`
+	Status        string          `json:"status"`
+	AttemptCount  int             `json:"attempt_count"`
+	NextAttemptAt string          `json:"next_attempt_at"`
+	Created       string          `json:"created"`
+	Modified      string          `json:"modified"`
+	Payload       json.RawMessage `json:"payload"`
+	Attempts      []attempt       `json:"attempts"`
+}
+
+type attempt struct {
+	Attempt      int     `json:"attempt"`
+	Time         string  `json:"time"`
+	DurationMS   float64 `json:"duration_ms"`
+	StatusCode   int     `json:"status_code"`
+	ResponseBody string  `json:"response_body"`
+	ErrorKind    string  `json:"error_kind"`
+	Error        string  `json:"error"`
+}
+
+// OK reports whether the attempt succeeded (the API gives failures a kind).
+func (a attempt) OK() bool { return a.ErrorKind == "" }
+
+type pingResult struct {
+	Success      bool    `json:"success"`
+	StatusCode   int     `json:"status_code"`
+	DurationMS   float64 `json:"duration_ms"`
+	ResponseBody string  `json:"response_body"`
+	ErrorKind    string  `json:"error_kind"`
+	Error        string  `json:"error"`
+}
+
+type tenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// searchQuery is the body of POST /webhooks:search.
+type searchQuery struct {
+	NotificationID string `json:"notification_id,omitempty"`
+	EventID        string `json:"event_id,omitempty"`
+	WebhookID      string `json:"webhook_id,omitempty"`
+	Event          string `json:"event,omitempty"`
+	Status         string `json:"status,omitempty"`
+	From           string `json:"from,omitempty"`
+	To             string `json:"to,omitempty"`
+	Limit          int    `json:"limit,omitempty"`
+	After          string `json:"after,omitempty"`
+}
+
+// maxAPIAnswer bounds an answer the dashboard reads (a search page of 1000
+// notifications with payloads and attempt logs stays well below it).
+const maxAPIAnswer = 64 << 20
+
+// client calls the API handler in-process as the signed-in key.
+type client struct {
+	api    http.Handler
+	key    string
+	tenant string // Herald-Tenant (admin keys); empty: the key's own
+	remote string
+}
+
+// recorder is the smallest http.ResponseWriter that keeps the answer.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body.Len()+len(p) > maxAPIAnswer {
+		return 0, fmt.Errorf("API answer larger than %d bytes", maxAPIAnswer)
+	}
+	return r.body.Write(p)
+}
+
+// do sends one request; in (if not nil) is sent as JSON and a 2xx answer is
+// decoded into out (if not nil). A failure answer is an *apiError.
+func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	var body *bytes.Reader
+	if in != nil {
+		buf, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(buf)
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	req.RemoteAddr = c.remote
+	req.Header.Set("apikey", c.key)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.tenant != "" {
+		req.Header.Set("Herald-Tenant", c.tenant)
+	}
+	rec := &recorder{header: http.Header{}}
+	c.api.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status < 200 || rec.status > 299 {
+		var e struct {
+			Error *apiError `json:"error"`
+		}
+		if json.Unmarshal(rec.body.Bytes(), &e) != nil || e.Error == nil {
+			e.Error = &apiError{Code: "unexpected_answer", Message: http.StatusText(rec.status)}
+		}
+		e.Error.Status = rec.status
+		return e.Error
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func (c *client) webhooks(ctx context.Context, limit int, after string) ([]webhook, paging, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	var out struct {
+		Data   []webhook `json:"data"`
+		Paging paging    `json:"paging"`
+	}
+	err := c.do(ctx, http.MethodGet, "/webhooks?"+q.Encode(), nil, &out)
+	return out.Data, out.Paging, err
+}
+
+func (c *client) webhook(ctx context.Context, id string) (webhook, error) {
+	var out webhook
+	err := c.do(ctx, http.MethodGet, "/webhooks/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+func (c *client) setStatus(ctx context.Context, id, status string) (webhook, error) {
+	var out webhook
+	err := c.do(ctx, http.MethodPut, "/webhooks/"+url.PathEscape(id), map[string]string{"status": status}, &out)
+	return out, err
+}
+
+func (c *client) ping(ctx context.Context, id string) (pingResult, error) {
+	var out pingResult
+	err := c.do(ctx, http.MethodPost, "/webhooks/"+url.PathEscape(id)+":ping", nil, &out)
+	return out, err
+}
+
+func (c *client) search(ctx context.Context, q searchQuery) ([]notification, paging, error) {
+	var out struct {
+		Data   []notification `json:"data"`
+		Paging paging         `json:"paging"`
+	}
+	err := c.do(ctx, http.MethodPost, "/webhooks:search", q, &out)
+	return out.Data, out.Paging, err
+}
+
+// sendExpired re-sends EXPIRED notifications: those named, or all of one
+// webhook.
+func (c *client) sendExpired(ctx context.Context, webhookID string, ids []string) (int, error) {
+	in := map[string]any{}
+	if webhookID != "" {
+		in["webhook_id"] = webhookID
+	}
+	if len(ids) > 0 {
+		in["notification_ids"] = ids
+	}
+	var out struct {
+		Requeued int `json:"requeued"`
+	}
+	err := c.do(ctx, http.MethodPost, "/webhooks:sendexpired", in, &out)
+	return out.Requeued, err
+}
+
+func (c *client) tenants(ctx context.Context) ([]tenant, error) {
+	var out struct {
+		Data []tenant `json:"data"`
+	}
+	err := c.do(ctx, http.MethodGet, "/tenants?limit=200", nil, &out)
+	return out.Data, err
+}
+
+func (c *client) eventTypes(ctx context.Context) ([]string, error) {
+	var out struct {
+		Data []struct {
+			Name string `json:"name"`
+		} `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/event-types", nil, &out); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(out.Data))
+	for i, t := range out.Data {
+		names[i] = t.Name
+	}
+	return names, nil
+}
+
+// parseAPITime reads a time the API wrote (RFC 3339, UTC); zero if empty.
+func parseAPITime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
