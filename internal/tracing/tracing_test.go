@@ -72,7 +72,7 @@ func TestTraceFollowsEventToReceiver(t *testing.T) {
 func spanAttr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
