@@ -42,6 +42,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newServe(), newMigrate(), newTenants(), newKeys(), newEvents(), newTrigger(), newSecrets(), newListen())
 	root.AddCommand(benchCommands()...)
+	root.AddCommand(newDemo())
 	return root
 }
 
