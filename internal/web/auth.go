@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -21,9 +22,18 @@ func (h *handler) signinForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) showSignin(w http.ResponseWriter, r *http.Request, status int, tenant, msg string) {
+	// Keep a token already given (another tab may show the form too).
 	token := randomID()
+	if c, err := r.Cookie(signinCookie); err == nil && len(c.Value) == len(token) && isHex(c.Value) {
+		token = c.Value
+	}
 	http.SetCookie(w, h.cookie(r, signinCookie, token, time.Hour))
 	h.render(w, r, nil, status, "signin", view{Title: "Sign in", Data: signinData{Token: token, Tenant: tenant, Error: msg}})
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // signin checks the key against the API and starts a session. The form's

@@ -24,6 +24,7 @@ type apiError struct {
 	Field   string `json:"field"`
 }
 
+// Error is the API's message, with the offending field if it named one.
 func (e *apiError) Error() string {
 	if e.Field != "" {
 		return fmt.Sprintf("%s (%s)", e.Message, e.Field)
@@ -154,14 +155,17 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
+// Header is the answer's header map.
 func (r *recorder) Header() http.Header { return r.header }
 
+// WriteHeader keeps the first status written.
 func (r *recorder) WriteHeader(status int) {
 	if r.status == 0 {
 		r.status = status
 	}
 }
 
+// Write keeps the body, up to maxAPIAnswer bytes.
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK

@@ -90,6 +90,13 @@ func (h *handler) sessionView(r *http.Request, rq *request) *sessionView {
 		if err == nil {
 			sv.Tenants = ts
 		}
+		found := false
+		for _, t := range sv.Tenants {
+			found = found || t.Name == sv.Tenant || t.ID == sv.Tenant
+		}
+		if !found { // beyond the first page of tenants, or named by id
+			sv.Tenants = append([]tenant{{Name: sv.Tenant}}, sv.Tenants...)
+		}
 	}
 	return sv
 }

@@ -81,7 +81,7 @@ func New(api http.Handler, cfg Config) http.Handler {
 	p := Prefix
 	m.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) { h.redirect(w, r, "/") })
 	m.HandleFunc("GET "+p+"/{$}", h.home)
-	m.Handle("GET "+p+"/static/", h.static)
+	m.Handle("GET "+p+"/static/{file}", h.static)
 	m.HandleFunc("GET "+p+"/signin", h.signinForm)
 	m.HandleFunc("POST "+p+"/signin", h.signin)
 	m.HandleFunc("POST "+p+"/signout", h.signedIn(h.signout))

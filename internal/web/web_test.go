@@ -154,12 +154,16 @@ func TestCSRF(t *testing.T) {
 		t.Fatal("two sessions share a CSRF token")
 	}
 
+	flipped := token[:len(token)-1] + "A"
+	if strings.HasSuffix(token, "A") {
+		flipped = token[:len(token)-1] + "B"
+	}
 	path := "/ui/webhooks/" + id + "/status"
 	for name, form := range map[string]url.Values{
 		"no token":                 {"status": {"DISABLED"}},
 		"empty token":              {"status": {"DISABLED"}, "csrf": {""}},
 		"another session's token":  {"status": {"DISABLED"}, "csrf": {otherToken}},
-		"a token with a bit wrong": {"status": {"DISABLED"}, "csrf": {token[:len(token)-1] + "A"}},
+		"a token with a bit wrong": {"status": {"DISABLED"}, "csrf": {flipped}},
 	} {
 		p := b.post(path, form)
 		if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "CSRF") {
@@ -402,6 +406,9 @@ func TestStaticAndHeaders(t *testing.T) {
 	if p.Status != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/css") || !strings.Contains(p.Body, ".st-ok") {
 		t.Fatalf("style.css: %d %q", p.Status, p.Header.Get("Content-Type"))
 	}
+	if p := b.get("/ui/static/"); p.Status != http.StatusNotFound || strings.Contains(p.Body, `<a href="style.css">`) {
+		t.Errorf("/ui/static/ lists the assets: %d", p.Status)
+	}
 	p = b.get("/ui/signin")
 	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
 		t.Errorf("CSP %q", csp)
@@ -415,5 +422,35 @@ func TestStaticAndHeaders(t *testing.T) {
 	}
 	if p := b.get("/uix"); p.Status != http.StatusNotFound || !strings.Contains(p.Body, `"not_found"`) {
 		t.Errorf("/uix is not the API's 404: %d %s", p.Status, p.Body)
+	}
+}
+
+func TestFailingWebhook(t *testing.T) {
+	in, b := startHerald(t)
+	rc := newReceiver(t, true)
+	id := createWebhook(t, in, rc.URL, map[string]any{"max_retries": 0, "retry_interval_seconds": 3600})
+	for range 6 {
+		publish(t, in, cardEvent)
+	}
+	heraldtest.Eventually(t, 10*time.Second, "the webhook's circuit to open", func() bool { return webhookStatus(t, in, id) == "FAILING" })
+	b.mustSignIn(heraldtest.AdminKey, "")
+	body := b.mustPage("/ui/webhooks", http.StatusOK)
+	for _, want := range []string{`data-status="FAILING"`, "⚠</span> FAILING", `data-status="open"`, "failed in a row", "0%"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("webhooks page lacks %q", want)
+		}
+	}
+	body = b.mustPage("/ui/webhooks/"+id, http.StatusOK)
+	for _, want := range []string{"<dt>Next probe</dt>", "<dt>Failing since</dt>", `id="reset"`, `id="disable"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("webhook page lacks %q", want)
+		}
+	}
+	rc.fail.Store(false)
+	if p := b.post("/ui/webhooks/"+id+"/status", url.Values{"csrf": {b.csrf()}, "status": {"ACTIVE"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("close circuit: %d", p.Status)
+	}
+	if s := webhookStatus(t, in, id); s != "ACTIVE" {
+		t.Fatalf("after closing the circuit: %s", s)
 	}
 }

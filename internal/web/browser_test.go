@@ -1,0 +1,256 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+)
+
+// chromiumPath is Debian's chromium (package "chromium"; .ci/run installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// needChromium skips the test without a browser, except in CI, where a
+// missing browser is a failure.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("browser tests need %s (Debian package chromium: apt-get install -y chromium; .ci/run installs it): %v", chromiumPath, err)
+		}
+		t.Skipf("no %s (apt-get install -y chromium); set CI=true to make this a failure", chromiumPath)
+	}
+}
+
+// artifactDir is where screenshots go: $HERALD_TEST_ARTIFACTS (a relative
+// path is taken from the module root) or a temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("HERALD_TEST_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if !filepath.IsAbs(dir) {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, dir)
+	}
+	dir = filepath.Join(dir, "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// newBrowser starts a headless chromium with a fresh profile; the returned
+// context is a tab.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900), // a laptop screen
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	// Start the browser on a context without a deadline (a deadline on the
+	// first run would bound the browser's whole life).
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return ctx
+}
+
+// TestBrowserEndToEnd drives the dashboard in headless chromium against a
+// real Herald: sign in, see the webhook, ping it, disable and enable it,
+// open an expired notification, re-send it and see it delivered.
+func TestBrowserEndToEnd(t *testing.T) {
+	needChromium(t)
+	artifacts := artifactDir(t)
+	_ = os.Remove(filepath.Join(artifacts, "failure.png")) // from an earlier run
+
+	in := heraldtest.Start(t, heraldtest.Options{RetrySchedule: []time.Duration{50 * time.Millisecond}})
+	rc := newReceiver(t, true)
+	hookID := createWebhook(t, in, rc.URL+"/card-events", map[string]any{"max_retries": 0})
+	// A few notifications expire while the receiver fails; one is re-sent
+	// from the browser once it answers again.
+	var expired []string
+	for range 3 {
+		expired = append(expired, publish(t, in, cardEvent)[0])
+	}
+	for _, id := range expired {
+		waitStatus(t, in, id, "EXPIRED")
+	}
+	target := expired[1]
+	rc.fail.Store(false)
+
+	tab := newBrowser(t)
+	ctx, cancel := context.WithTimeout(tab, 2*time.Minute)
+	defer cancel()
+
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+			return
+		}
+		path := filepath.Join(artifacts, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Errorf("save screenshot: %v", err)
+			return
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	defer func() {
+		if t.Failed() {
+			shot("failure.png")
+			if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); err == nil {
+				t.Logf("page at failure:\n%s", html)
+			}
+		}
+	}()
+	// click clicks an element that loads a page (a link, or a form's
+	// button: post, redirect, get) and waits for that page.
+	click := func(what, sel string, before ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, append(before, chromedp.Click(chromedp.CSS(sel)))...)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if resp.Status != http.StatusOK {
+			t.Fatalf("%s: the page answered %d", what, resp.Status)
+		}
+	}
+	// wantText waits until the element's text holds want (a page that
+	// reloads itself may need a moment).
+	wantText := func(sel, want string) {
+		t.Helper()
+		var got string
+		var err error
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+			got, err = chromedp.Run(rctx, chromedp.Text(chromedp.CSS(sel)))
+			rcancel()
+			if err == nil && strings.Contains(got, want) {
+				return
+			}
+		}
+		t.Fatalf("%s reads %q (error %v), want %q in it", sel, got, err, want)
+	}
+
+	// Sign in with the admin key.
+	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(in.URL+"/ui/")); err != nil {
+		t.Fatalf("open the dashboard: %v", err)
+	}
+	wantText("h1", "Sign in")
+	click("sign in", "#signin", chromedp.SendKeys(chromedp.ID("key"), heraldtest.AdminKey))
+	wantText("table.hooks", rc.URL+"/card-events")
+	wantText("table.hooks", "ACTIVE")
+	wantText("table.hooks", "0%") // three attempts, all failed
+	shot("webhooks.png")
+
+	// The webhook's page: ping, disable, enable.
+	click("open the webhook", `table.hooks a[href="/ui/webhooks/`+hookID+`"]`)
+	wantText("#endpoint", rc.URL+"/card-events")
+	wantText("#sendexpired + small", "3 expired")
+	click("ping", "#ping")
+	wantText("#flash", "Ping succeeded: HTTP 200")
+	click("disable", "#disable")
+	wantText("#flash", "Webhook disabled")
+	wantText(".lead", "DISABLED")
+	if s := webhookStatus(t, in, hookID); s != "DISABLED" {
+		t.Fatalf("the API says %s after disabling", s)
+	}
+	click("enable", "#enable")
+	wantText("#flash", "Webhook enabled")
+	wantText(".lead", "ACTIVE")
+	if s := webhookStatus(t, in, hookID); s != "ACTIVE" {
+		t.Fatalf("the API says %s after enabling", s)
+	}
+
+	// Find the expired notifications and open one.
+	click("open the notifications", `.nav a[href="/ui/notifications"]`)
+	click("filter expired notifications", "#apply", chromedp.SetValue(chromedp.ID("f-status"), "EXPIRED"))
+	for _, id := range expired {
+		wantText("table.notes", id)
+	}
+	shot("notifications.png")
+	click("open the notification", `table.notes a[href="/ui/notifications/`+target+`"]`)
+	wantText("#notification-id", target)
+	wantText("#notification-status", "EXPIRED")
+	wantText("table.attempts", "http_status")
+	wantText("#payload", `"card_id": "eef930c7-6e44-4846-948a-dfd7855484b6"`)
+
+	// Re-send it: the page reloads itself until the attempt lands.
+	hits := rc.hits.Load()
+	click("re-send", "#resend")
+	wantText("#notification-status", "DELIVERED")
+	wantText("table.attempts", "success")
+	if got := notificationStatus(t, in, target); got != "DELIVERED" {
+		t.Fatalf("the API says %s", got)
+	}
+	if rc.hits.Load() <= hits {
+		t.Fatal("the receiver saw no new request")
+	}
+	for _, id := range []string{expired[0], expired[2]} {
+		if got := notificationStatus(t, in, id); got != "EXPIRED" {
+			t.Errorf("notification %s is %s: re-sending one re-sent another", id, got)
+		}
+	}
+	shot("notification.png")
+
+	// Back on the webhook: the chart counts three failures and a success.
+	click("open the webhook again", `dd a.endpoint[href="/ui/webhooks/`+hookID+`"]`)
+	wantText("figure.chart figcaption", "delivered (solid): 1")
+	wantText("figure.chart figcaption", "failed (hatched): 3")
+	shot("webhook.png")
+
+	// Sign out.
+	click("sign out", "#signout")
+	wantText("#flash", "Signed out")
+	wantText("h1", "Sign in")
+}
