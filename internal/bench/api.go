@@ -23,7 +23,7 @@ type apiClient struct {
 func newAPIClient(base, key string) *apiClient {
 	return &apiClient{
 		base: strings.TrimSuffix(base, "/"), key: key,
-		hc: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+		hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 			MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute, DisableCompression: true,
 		}},
 	}

@@ -205,6 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer b.recv.Close()
 	b.logf("receiver process %d on %s", b.recv.cmd.Process.Pid, b.recv.url)
+	cpuStart := sampleCPU(b.recv.cmd.Process.Pid)
 
 	if b.inProcess {
 		stop, err := b.startHerald(ctx)
@@ -226,10 +227,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		if ctx.Err() != nil {
-			return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
+			break
 		}
 		report.Scenarios = append(report.Scenarios, b.runScenario(ctx, name))
 	}
+	report.Machine.OtherCPUPct = otherCPUPct(cpuStart, sampleCPU(b.recv.cmd.Process.Pid))
 	if ctx.Err() != nil {
 		return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
 	}
@@ -286,6 +288,7 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 	res := ScenarioResult{Name: name, Details: map[string]any{}}
 	b.logf("%s: starting", name)
 	start := time.Now()
+	cpuStart := sampleCPU(b.recv.cmd.Process.Pid)
 	var err error
 	switch name {
 	case ScenarioCeiling:
@@ -302,6 +305,7 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runIngest(sctx, &res)
 	}
 	res.Seconds = time.Since(start).Seconds()
+	cpuShares(cpuStart, sampleCPU(b.recv.cmd.Process.Pid), res.Details)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("scenario timeout of %s: %w", b.cfg.ScenarioTimeout, err)

@@ -81,8 +81,9 @@ func TestSmokeEveryScenario(t *testing.T) {
 		var names []string
 		for _, f := range s.Figures {
 			names = append(names, f.Name)
-			if f.Value <= 0 && f.Unit != "ms" {
-				t.Errorf("%s: figure %s = %v", s.Name, f.Name, f.Value)
+			positive := strings.HasSuffix(f.Unit, "/s") || f.Unit == "MB"
+			if f.Value < 0 || f.Value != f.Value || positive && f.Value == 0 {
+				t.Errorf("%s: figure %s = %v %s", s.Name, f.Name, f.Value, f.Unit)
 			}
 		}
 		if strings.Join(names, ",") != strings.Join(want[s.Name], ",") {

@@ -80,13 +80,13 @@ func startReceiver(ctx context.Context, argv, env []string, stderr io.Writer) (*
 }
 
 // Close ends the receiver process: its stdin is closed (it exits on that)
-// and it is killed if it has not gone within a second.
+// and it is killed if it has not gone within 3 seconds.
 func (p *receiverProc) Close() {
 	_ = p.stdin.Close()
 	select {
 	case <-p.done:
 		return
-	case <-time.After(time.Second):
+	case <-time.After(3 * time.Second):
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done

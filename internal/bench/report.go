@@ -55,6 +55,10 @@ type Machine struct {
 	// Herald is "in-process" or the URL of the Herald under test.
 	Herald string `json:"herald"`
 	Date   string `json:"date"`
+	// OtherCPUPct is the share of the machine's CPU time that processes
+	// other than the bench, its Herald and its receiver used during the
+	// run (-1: unknown). Much above 0, the figures understate Herald.
+	OtherCPUPct float64 `json:"other_cpu_pct"`
 }
 
 // Settings are the parameters of the run.
@@ -141,8 +145,12 @@ func (r *Report) WriteJSON(path string) error {
 // WriteTable prints the report as a table, then each scenario's details.
 func (r *Report) WriteTable(w io.Writer) error {
 	m := r.Machine
-	fmt.Fprintf(w, "herald bench: %s backend, Herald %s, %d CPUs (%s), %s, %s\n\n",
-		m.Backend, m.Herald, m.CPUs, orDash(m.CPUModel), m.GoVersion, m.Date)
+	fmt.Fprintf(w, "herald bench: %s backend, Herald %s, %d CPUs (%s), %s, %s, other processes used %.0f%% of the CPU\n",
+		m.Backend, m.Herald, m.CPUs, orDash(m.CPUModel), m.GoVersion, m.Date, m.OtherCPUPct)
+	if m.OtherCPUPct > busyOtherCPUPct {
+		fmt.Fprintf(w, "warning: the machine was busy: other processes used %.0f%% of its CPU time during the run, so these figures understate Herald\n", m.OtherCPUPct)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tUNIT\tCEILING\tRATIO\tTARGET\tMET")
 	for _, s := range r.Scenarios {
@@ -237,6 +245,90 @@ func machineInfo() Machine {
 		}
 	}
 	return m
+}
+
+// busyOtherCPUPct is the share of CPU time used by other processes above
+// which the report warns that the machine was busy.
+const busyOtherCPUPct = 10
+
+// cpuSample is a reading of the machine's and the bench's CPU time, in
+// clock ticks.
+type cpuSample struct {
+	busy, total int64
+	// self is this process's CPU time (the in-process Herald's included),
+	// recv the receiver process's.
+	self, recv int64
+	ok         bool
+}
+
+// sampleCPU reads /proc/stat and the CPU time of this process and of the
+// receiver process.
+func sampleCPU(recvPid int) cpuSample {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuSample{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line)
+	if len(fs) < 9 || fs[0] != "cpu" {
+		return cpuSample{}
+	}
+	var s cpuSample
+	for i, f := range fs[1:9] { // user nice system idle iowait irq softirq steal
+		v, _ := strconv.ParseInt(f, 10, 64)
+		s.total += v
+		if i != 3 && i != 4 {
+			s.busy += v
+		}
+	}
+	self, ok1 := processTicks("self")
+	recv, ok2 := processTicks(strconv.Itoa(recvPid))
+	s.self, s.recv, s.ok = self, recv, ok1 && ok2
+	return s
+}
+
+// processTicks is the user and system CPU time of a process.
+func processTicks(pid string) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	fs := strings.Fields(string(b[i+1:]))
+	if len(fs) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(fs[11], 10, 64)
+	st, err2 := strconv.ParseInt(fs[12], 10, 64)
+	return u + st, err1 == nil && err2 == nil
+}
+
+// otherCPUPct is the share of CPU time between two samples used by
+// processes other than ours (-1: unknown).
+func otherCPUPct(a, b cpuSample) float64 {
+	if !a.ok || !b.ok || b.total <= a.total {
+		return -1
+	}
+	other := (b.busy - a.busy) - (b.self - a.self) - (b.recv - a.recv)
+	return max(0, 100*float64(other)/float64(b.total-a.total))
+}
+
+// cpuShares adds where the machine's CPU time went between two samples to
+// details, as percentages of all CPUs: this process (bench and in-process
+// Herald), the receiver, other processes, idle.
+func cpuShares(a, b cpuSample, details map[string]any) {
+	if !a.ok || !b.ok || b.total <= a.total {
+		return
+	}
+	pct := func(v int64) float64 { return 100 * float64(v) / float64(b.total-a.total) }
+	self, recv := b.self-a.self, b.recv-a.recv
+	details["cpu_bench_pct"] = pct(self)
+	details["cpu_receiver_pct"] = pct(recv)
+	details["cpu_other_pct"] = max(0, pct(b.busy-a.busy-self-recv))
+	details["cpu_idle_pct"] = pct((b.total - a.total) - (b.busy - a.busy))
 }
 
 // procField returns the value of the first line of a /proc file whose key
