@@ -161,7 +161,7 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 		n, maxInFlight = 1, 1
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
-	if maxInFlight > 0 {
+	if maxInFlight > 0 && (!s.d.OneProcess || sl.probe || r.Ordered) {
 		var leased int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
 			AND lease_expires_at > ?`, r.WebhookID, ms(c.Now)).Scan(&leased); err != nil {

@@ -32,6 +32,11 @@ type Dialect struct {
 	// Notify, when set, runs in every transaction that makes work due, so
 	// that other processes wake up (PostgreSQL: pg_notify).
 	Notify string
+	// OneProcess says a single process uses the database (SQLite, under
+	// its directory lock): its dispatcher's own count of requests in flight
+	// is exact, so claims need not count leases (a lease still held while
+	// its result is being recorded does not hold back the next claim).
+	OneProcess bool
 }
 
 // Store is Herald's store on a SQL database. It is safe for concurrent use.
