@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -20,12 +21,9 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 	}
 	now := ms(c.Now)
 	return s.write(ctx, func(tx *tx) error {
-		insAttempt, err := s.prepare(ctx, tx, `INSERT INTO attempts (notification_id, number, started_at, duration_us,
-			status_code, response_body, error_kind, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare attempt insert: %w", err)
+		if err := s.insertAttempts(ctx, tx, c.Results); err != nil {
+			return err
 		}
-		defer insAttempt.Close()
 		upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
 			lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
@@ -63,10 +61,6 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		var order []string
 		for _, r := range c.Results {
 			a := r.Attempt
-			if _, err := insAttempt.ExecContext(ctx, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
-				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error); err != nil {
-				return fmt.Errorf("record attempt: %w", err)
-			}
 			if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken); err != nil {
 				return fmt.Errorf("update notification: %w", err)
 			}
@@ -101,4 +95,36 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		}
 		return nil
 	})
+}
+
+// attemptRows is how many attempts one INSERT writes: one statement (one
+// round trip to PostgreSQL) per hundred attempts instead of one each.
+const attemptRows = 100
+
+// insertAttempts writes the attempt log rows of results, attemptRows per
+// statement.
+func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.AttemptResult) error {
+	for start := 0; start < len(results); start += attemptRows {
+		chunk := results[start:min(start+attemptRows, len(results))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			a := r.Attempt
+			args = append(args, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
+				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error)
+		}
+		stmt, err := s.prepare(ctx, tx, q.String())
+		if err != nil {
+			return fmt.Errorf("prepare attempt insert: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	return nil
 }
