@@ -319,16 +319,18 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 		span.SetAttributes(attribute.String("herald.error_kind", out.ErrorKind))
 	}
 	span.End()
+	if ctx.Err() != nil {
+		// Abandoned at shutdown: record nothing; the lease is released and
+		// the notification is sent again, so this is no outcome of its own.
+		d.cfg.Observer.AttemptFinished("abandoned", out.Duration, 0)
+		d.finished(n.WebhookID)
+		return
+	}
 	outcome := "delivered"
 	if !out.OK() {
 		outcome = out.ErrorKind
 	}
 	d.cfg.Observer.AttemptFinished(outcome, out.Duration, time.Since(n.Published))
-	if ctx.Err() != nil {
-		// Abandoned at shutdown: record nothing; the lease is released.
-		d.finished(n.WebhookID)
-		return
-	}
 	res := store.AttemptResult{
 		LeaseToken: n.LeaseToken,
 		WebhookID:  n.WebhookID,

@@ -45,7 +45,7 @@ func New(src Source, cacheFor time.Duration) *Metrics {
 			Name: "herald_notifications_created_total", Help: "Notifications created by published events (one per subscribed webhook).",
 		}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_attempts_total", Help: "Delivery attempts by outcome: delivered, or the error kind (timeout, http_status, ...).",
+			Name: "herald_attempts_total", Help: "Delivery attempts by outcome: delivered, the error kind (timeout, http_status, ...), or abandoned at shutdown.",
 		}, []string{"outcome"}),
 		attemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "herald_attempt_duration_seconds", Help: "Duration of delivery attempts.",
