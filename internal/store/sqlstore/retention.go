@@ -47,6 +47,22 @@ func (s *Store) Purge(ctx context.Context, p store.PurgePolicy) (store.Purged, e
 			return nil
 		}
 	}
+	// batches runs step (one transaction each) until a batch finds fewer
+	// rows than the batch size, pausing in between.
+	batches := func(step func() (found int, err error)) error {
+		for {
+			found, err := step()
+			if err != nil {
+				return err
+			}
+			if found < batch {
+				return nil
+			}
+			if err := pause(); err != nil {
+				return err
+			}
+		}
+	}
 	for _, k := range []struct {
 		statuses string
 		before   time.Time
@@ -58,54 +74,36 @@ func (s *Store) Purge(ctx context.Context, p store.PurgePolicy) (store.Purged, e
 			continue
 		}
 		after := ""
-		for {
+		if err := batches(func() (int, error) {
 			found, n, a, last, err := s.purgeNotifications(ctx, k.statuses, k.before, after, batch)
 			out.Notifications += n
 			out.Attempts += a
-			if err != nil {
-				return out, err
-			}
-			if found < batch {
-				break
-			}
 			after = last
-			if err := pause(); err != nil {
-				return out, err
-			}
+			return found, err
+		}); err != nil {
+			return out, err
 		}
 	}
 	if !p.FinishedBefore.IsZero() {
 		after := ""
-		for {
+		if err := batches(func() (int, error) {
 			found, n, last, err := s.purgeEvents(ctx, p.FinishedBefore, after, batch)
 			out.Events += n
-			if err != nil {
-				return out, err
-			}
-			if found < batch {
-				break
-			}
 			after = last
-			if err := pause(); err != nil {
-				return out, err
-			}
+			return found, err
+		}); err != nil {
+			return out, err
 		}
 	}
 	if !p.IdempotencyBefore.IsZero() {
 		var cursor *[2]string
-		for {
+		if err := batches(func() (int, error) {
 			found, n, last, err := s.purgeIdempotencyKeys(ctx, p.IdempotencyBefore, cursor, batch)
 			out.IdempotencyKeys += n
-			if err != nil {
-				return out, err
-			}
-			if found < batch {
-				break
-			}
 			cursor = last
-			if err := pause(); err != nil {
-				return out, err
-			}
+			return found, err
+		}); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
