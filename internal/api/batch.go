@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/http"
 	"strconv"
 )
 
@@ -10,6 +11,8 @@ import (
 // checked in full by the catalogue afterwards, so this only has to find
 // where each one starts and ends (strings and nesting aware). It is much
 // cheaper than decoding into []json.RawMessage, which scans every byte twice.
+// Each event is held to the size limit of POST /events, so a batch cannot
+// smuggle in an event that endpoint would refuse.
 func splitBatch(body []byte) ([][]byte, *apiError) {
 	s := splitter{b: body}
 	s.space()
@@ -60,6 +63,11 @@ func splitBatch(body []byte) ([][]byte, *apiError) {
 				}
 				if !s.value() {
 					return nil, invalid("events["+strconv.Itoa(len(events))+"]", "is not valid JSON")
+				}
+				if s.i-start > maxBody {
+					return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
+						Field:   "events[" + strconv.Itoa(len(events)) + "]",
+						Message: "an event is larger than " + itoa(maxBody) + " bytes, the limit of POST /events"}
 				}
 				events = append(events, body[start:s.i])
 				if len(events) > maxBatch {
