@@ -117,6 +117,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 		To             *string `json:"to"`
 		Limit          *int    `json:"limit"`
 		After          *string `json:"after"`
+		IncludePayload *bool   `json:"include_payload"`
 	}
 	if err := decode(r, &in, true); err != nil {
 		return err
@@ -149,7 +150,8 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 	if f.To, aerr = parseTime(in.To, "to"); aerr != nil {
 		return aerr
 	}
-	page := store.Page{Limit: defaultPageSize, After: deref(in.After)}
+	page := store.Page{Limit: defaultPageSize, After: deref(in.After), MaxPayloadBytes: maxAnswerPayloads}
+	page.Payloads = in.IncludePayload != nil && *in.IncludePayload
 	if in.Limit != nil {
 		if *in.Limit < 1 || *in.Limit > maxPageSize {
 			return invalid("limit", "must be between 1 and %d", maxPageSize)
@@ -160,11 +162,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 	if err != nil {
 		return err
 	}
-	data := make([]notificationJSON, len(notes))
-	for i, n := range notes {
-		data[i] = toNotificationJSON(n)
-	}
-	writeJSON(w, http.StatusOK, listJSON[notificationJSON]{Data: data, Paging: pagingJSON(paging)})
+	s.writeNotifications(w, r, notes, paging)
 	return nil
 }
 

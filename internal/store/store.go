@@ -229,6 +229,12 @@ type Attempt struct {
 type Page struct {
 	Limit int
 	After string
+	// Payloads (notification searches only) asks for each notification's
+	// event payload, at most MaxPayloadBytes of them in one page (0: no
+	// bound): the page ends early, with HasMore, rather than pass it. Its
+	// first notification always comes, so paging moves on.
+	Payloads        bool
+	MaxPayloadBytes int
 }
 
 // Paging says where a listing continues.

@@ -134,10 +134,14 @@ type searchQuery struct {
 	To             string `json:"to,omitempty"`
 	Limit          int    `json:"limit,omitempty"`
 	After          string `json:"after,omitempty"`
+	// IncludePayload asks for the event payloads (one notification's page
+	// shows it; the list does not).
+	IncludePayload bool `json:"include_payload,omitempty"`
 }
 
 // maxAPIAnswer bounds an answer the dashboard reads (a search page of 1000
-// notifications with payloads and attempt logs stays well below it).
+// notifications with attempt logs, and at most 8 MiB of payloads, stays
+// well below it).
 const maxAPIAnswer = 64 << 20
 
 // client calls the API handler in-process as the signed-in key.

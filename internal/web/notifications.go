@@ -172,7 +172,7 @@ type notificationData struct {
 // notificationPage shows one notification with its payload and attempts.
 func (h *handler) notificationPage(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	notes, _, err := rq.api.search(r.Context(), searchQuery{NotificationID: id, Limit: 1})
+	notes, _, err := rq.api.search(r.Context(), searchQuery{NotificationID: id, Limit: 1, IncludePayload: true})
 	if err != nil {
 		h.apiFailure(w, r, rq, err)
 		return

@@ -40,7 +40,14 @@ func filterSQL(f store.NotificationFilter) (string, []any) {
 }
 
 // SearchNotifications lists matching notifications, newest first, each with
-// its payload and attempts. Page.After continues below that id.
+// its attempts and, when the page asks for them, its payload. Page.After
+// continues below that id.
+//
+// Payloads are read only for the notifications the page keeps: their sizes
+// come first (length() reads no payload bytes), the page ends where the next
+// payload would pass Page.MaxPayloadBytes, and each distinct event's payload
+// is then read once and shared by its notifications. A page in memory is so
+// bounded by its limit and the payload budget, whatever the events weigh.
 func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error) {
 	limit := pageLimit(p)
 	where, args := filterSQL(f)
@@ -55,32 +62,94 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 	}
 	defer rtx.Rollback()
 	read := &tx{Tx: rtx, d: s.d}
-	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, e.payload FROM notifications n
+	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, length(e.payload) FROM notifications n
 		JOIN events e ON e.id = n.event_id WHERE `+where+` ORDER BY n.id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
-	var out []store.Notification
+	var (
+		out   []store.Notification
+		sizes []int64
+	)
 	for rows.Next() {
 		var n store.Notification
-		var next, created, modified int64
-		var payload []byte
+		var next, created, modified, size int64
 		if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Status, &n.Attempts,
-			&n.RetryBase, &next, &created, &modified, &payload); err != nil {
+			&n.RetryBase, &next, &created, &modified, &size); err != nil {
 			rows.Close()
 			return nil, store.Paging{}, fmt.Errorf("scan notification: %w", err)
 		}
-		n.NextAttemptAt, n.Created, n.Modified, n.Payload = fromMS(next), fromMS(created), fromMS(modified), payload
-		out = append(out, n)
+		n.NextAttemptAt, n.Created, n.Modified = fromMS(next), fromMS(created), fromMS(modified)
+		out, sizes = append(out, n), append(sizes, size)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
 	out, paging := trim(out, limit, func(n store.Notification) string { return n.ID })
+	if p.Payloads {
+		out, paging = withinBudget(out, sizes, p.MaxPayloadBytes, paging)
+		if err := attachEventPayloads(ctx, read, out); err != nil {
+			return nil, store.Paging{}, err
+		}
+	}
 	if err := attachAttempts(ctx, read, out); err != nil {
 		return nil, store.Paging{}, err
 	}
 	return out, paging, nil
+}
+
+// withinBudget keeps the leading notifications whose payloads (sizes[i]
+// bytes each) add up to at most budget (0: no budget), and at least the
+// first, so that paging always moves on. A page cut short has more after it.
+func withinBudget(notes []store.Notification, sizes []int64, budget int, paging store.Paging) ([]store.Notification, store.Paging) {
+	if budget <= 0 {
+		return notes, paging
+	}
+	var total int64
+	for i := range notes {
+		total += sizes[i]
+		if i > 0 && total > int64(budget) {
+			return notes[:i], store.Paging{After: notes[i-1].ID, HasMore: true}
+		}
+	}
+	return notes, paging
+}
+
+// attachEventPayloads reads the payload of each notification's event, once per
+// event: the notifications of one event share the bytes.
+func attachEventPayloads(ctx context.Context, tx *tx, notes []store.Notification) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	var ids []any
+	seen := map[string]bool{}
+	for _, n := range notes {
+		if !seen[n.EventID] {
+			seen[n.EventID] = true
+			ids = append(ids, n.EventID)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return fmt.Errorf("read payloads: %w", err)
+	}
+	defer rows.Close()
+	payloads := make(map[string][]byte, len(ids))
+	for rows.Next() {
+		var id string
+		var payload []byte
+		if err := rows.Scan(&id, &payload); err != nil {
+			return fmt.Errorf("scan payload: %w", err)
+		}
+		payloads[id] = payload
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read payloads: %w", err)
+	}
+	for i := range notes {
+		notes[i].Payload = payloads[notes[i].EventID]
+	}
+	return nil
 }
 
 func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) error {

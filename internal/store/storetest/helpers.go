@@ -163,7 +163,7 @@ func complete(tb testing.TB, s Store, now time.Time, results ...store.AttemptRes
 func searchAll(tb testing.TB, s Store, f store.NotificationFilter) []store.Notification {
 	tb.Helper()
 	var out []store.Notification
-	p := store.Page{Limit: 100}
+	p := store.Page{Limit: 100, Payloads: true}
 	for range 10000 {
 		page, paging, err := s.SearchNotifications(ctxOf(tb), f, p)
 		if err != nil {

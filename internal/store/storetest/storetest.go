@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ReleaseLeases", testReleaseLeases},
 		{"SearchNotifications", testSearchNotifications},
 		{"SearchPaging", testSearchPaging},
+		{"SearchPayloads", testSearchPayloads},
 		{"RequeueExpired", testRequeueExpired},
 		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},
