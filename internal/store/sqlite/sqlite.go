@@ -25,9 +25,12 @@ var migrations embed.FS
 // dialect: one writer connection serializes writes, so no row locks.
 var dialect = &sqlstore.Dialect{IsUnique: isUnique, OneProcess: true}
 
-// Open opens (creating if needed) the database file at path and brings its
-// schema up to date.
+// Open opens (creating if needed, mode 0600) the database file at path and
+// brings its schema up to date.
 func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
+	if err := restrictFiles(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
