@@ -34,6 +34,11 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("169.254.0.0/16"), // link-local, cloud metadata (169.254.169.254)
 	netip.MustParsePrefix("fd00:ec2::/32"),  // AWS metadata over IPv6 (inside fc00::/7 too)
 	netip.MustParsePrefix("255.255.255.255/32"),
+	// IPv4-compatible (deprecated, RFC 4291) and IPv4-translated (RFC 2765)
+	// addresses embed an IPv4 address that some stacks reach; IPv4-mapped
+	// ones (::ffff:0:0/96) are unmapped and checked as IPv4.
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
 }
 
 // Guard decides which addresses Herald may connect to. The zero value
@@ -72,13 +77,18 @@ func (g Guard) Control(network, address string, _ syscall.RawConn) error {
 }
 
 // CheckHost resolves host and refuses it if any of its addresses is not
-// allowed. A literal IP address is checked without resolving.
+// allowed. A literal IP address is checked without resolving; localhost
+// names are refused without asking a resolver what they mean. host should
+// be in the form NormalizeHost returns.
 func (g Guard) CheckHost(ctx context.Context, r *net.Resolver, host string) error {
 	if g.AllowPrivate {
 		return nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return g.CheckAddr(a)
+	}
+	if isLocalName(host) {
+		return fmt.Errorf("%s names the local host: %w", host, ErrBlocked)
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {

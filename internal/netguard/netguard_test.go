@@ -51,6 +51,11 @@ var blocked = []struct {
 	{"64:ff9b::a00:1", "NAT64 of 10.0.0.1"},
 	{"2001:db8::1", "documentation"},
 	{"2002:7f00:1::", "6to4 of 127.0.0.1"},
+	{"::127.0.0.1", "IPv4-compatible loopback"},
+	{"::7f00:1", "IPv4-compatible loopback, hex"},
+	{"::8.8.8.8", "IPv4-compatible, even of a public address"},
+	{"::ffff:0:127.0.0.1", "IPv4-translated loopback"},
+	{"::ffff:0:808:808", "IPv4-translated, even of a public address"},
 }
 
 // Public addresses the zero Guard must allow.
@@ -113,6 +118,9 @@ func TestControl(t *testing.T) {
 		{"tcp4", "169.254.169.254:80", false, true},
 		{"tcp4", "10.1.2.3:8080", false, true},
 		{"tcp6", "[fe80::1%lo]:443", false, true},
+		{"tcp6", "[::127.0.0.1]:443", false, true},
+		{"tcp6", "[::7f00:1]:443", false, true},
+		{"tcp6", "[::ffff:0:127.0.0.1]:443", false, true},
 		{"tcp", "not-an-address", false, true},
 		{"tcp", "localhost:443", false, true}, // Control sees resolved addresses only
 		{"tcp4", "8.8.8.8:443", false, false},
