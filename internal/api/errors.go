@@ -151,6 +151,7 @@ func unknownField(raw any, t reflect.Type, path string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	t = unwrapNullable(t)
 	switch v := raw.(type) {
 	case map[string]any:
 		if t.Kind() != reflect.Struct {
@@ -207,6 +208,7 @@ var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 // wrongType finds the path of the first member of raw whose JSON type t
 // cannot hold ("config.custom_headers[1].header_name"), or "".
 func wrongType(raw any, t reflect.Type, path string) string {
+	t = unwrapNullable(t)
 	if raw == nil || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return ""
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -202,7 +203,7 @@ func FuzzWebhookDecode(f *testing.F) {
 		// POST /webhooks: endpoint and events are required, the rest
 		// defaults.
 		created := newHook()
-		switch e := s.apply(r, &in, &created); {
+		switch e := s.apply(&in, &created, s.resolvingCheck(r)); {
 		case in.Endpoint == nil || in.Events == nil:
 		case e != nil:
 			wantInvalid(t, "create", e, body)
@@ -213,7 +214,7 @@ func FuzzWebhookDecode(f *testing.F) {
 		}
 		// PUT /webhooks/{id}: what is sent changes a registered webhook.
 		updated := storedHook()
-		if e := s.apply(r, &in, &updated); e != nil {
+		if e := s.apply(&in, &updated, s.resolvingCheck(r)); e != nil {
 			wantInvalid(t, "update", e, body)
 			return
 		}
@@ -232,19 +233,22 @@ func checkSecretsKept(t *testing.T, in *webhookInput, h store.Webhook, body []by
 	if c == nil {
 		return
 	}
-	if u := c.BasicAuthUsername; u != nil && *u != h.Config.BasicAuthUsername {
+	if u := c.BasicAuthUsername; u.Set && u.Value != h.Config.BasicAuthUsername {
 		t.Fatalf("body %q accepted, but the username stored is %q", body, h.Config.BasicAuthUsername)
 	}
-	if p := c.BasicAuthPassword; p != nil {
-		if *p == mask && h.Config.BasicAuthPassword == "" {
+	if p := c.BasicAuthPassword; p.Set {
+		if p.Value == mask && h.Config.BasicAuthPassword == "" {
 			t.Fatalf("body %q accepted with a masked password, but no password is stored", body)
 		}
-		if *p != mask && *p != h.Config.BasicAuthPassword {
+		if p.Value != mask && p.Value != h.Config.BasicAuthPassword {
 			t.Fatalf("body %q accepted, but the password stored is %q", body, h.Config.BasicAuthPassword)
 		}
 	}
-	if c.CustomHeaders != nil {
-		for i, hd := range *c.CustomHeaders {
+	if c.CustomHeaders.Set {
+		if len(c.CustomHeaders.Value) != len(h.Config.CustomHeaders) {
+			t.Fatalf("body %q accepted with %d custom headers, but %d are stored", body, len(c.CustomHeaders.Value), len(h.Config.CustomHeaders))
+		}
+		for i, hd := range c.CustomHeaders.Value {
 			stored := h.Config.CustomHeaders[i]
 			if stored.Name != *hd.Name || stored.Value == mask || (*hd.Value != mask && stored.Value != *hd.Value) {
 				t.Fatalf("body %q accepted, but header %d is stored as %+v", body, i, stored)
@@ -283,10 +287,10 @@ func checkWebhookRules(t *testing.T, cat *catalog.Catalog, h store.Webhook, body
 		fail("%d custom headers", len(c.CustomHeaders))
 	}
 	for _, hd := range c.CustomHeaders {
-		if !httpToken(hd.Name) {
-			fail("header name %q is not an HTTP token", hd.Name)
+		if !httpToken(hd.Name) || len(hd.Name) > 256 {
+			fail("header name %q is not an HTTP token of at most 256 bytes", hd.Name)
 		}
-		switch l := strings.ToLower(hd.Name); {
+		switch l := strings.ReplaceAll(strings.ToLower(hd.Name), "_", "-"); {
 		case l == "host", l == "content-length", l == "content-type", l == "authorization", strings.HasPrefix(l, "webhook-"):
 			fail("custom header %q is one Herald sets", hd.Name)
 		}
@@ -337,6 +341,16 @@ func checkTargetURL(t *testing.T, field, raw string, body []byte) {
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment != "" {
 		t.Fatalf("body %q accepted, but %s %q is not an absolute http(s) URL without credentials", body, field, raw)
 	}
+	for _, r := range raw {
+		if r <= ' ' || r == 0x7f || (r >= 0x80 && r <= 0x9f) || unicode.IsSpace(r) {
+			t.Fatalf("body %q accepted, but %s %q holds whitespace or a control character", body, field, raw)
+		}
+	}
+	for _, c := range []byte(u.Host) {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			t.Fatalf("body %q accepted, but the host of %s %q is not normalized to lower-case ASCII", body, field, raw)
+		}
+	}
 	if again := u.String(); again != raw {
 		t.Fatalf("body %q accepted, but %s %q reads back as %q", body, field, raw, again)
 	}
@@ -359,7 +373,7 @@ func checkRoundTrip(t *testing.T, s *server, h store.Webhook, body []byte) {
 		t.Fatalf("body %q accepted, but its GET answer %s cannot be PUT back: %v (field %q)", body, put, e, e.Field)
 	}
 	again := h
-	if e := s.apply(httptest.NewRequest(http.MethodPut, "/webhooks/"+h.ID, nil), &in, &again); e != nil {
+	if e := s.apply(&in, &again, s.resolvingCheck(httptest.NewRequest(http.MethodPut, "/webhooks/"+h.ID, nil))); e != nil {
 		t.Fatalf("body %q accepted, but its GET answer %s cannot be PUT back: %v (field %q)", body, put, e, e.Field)
 	}
 	before, _ := json.Marshal(struct {

@@ -3,15 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -24,18 +20,20 @@ type webhookInput struct {
 	Config   *configInput `json:"config"`
 }
 
+// configInput is config of a webhook body. The credentials are nullable:
+// null clears them as "" (or [] for custom_headers) does.
 type configInput struct {
-	BasicAuthUsername    *string         `json:"basic_auth_username"`
-	BasicAuthPassword    *string         `json:"basic_auth_password"`
-	CustomHeaders        *[]headerInput  `json:"custom_headers"`
-	Format               *string         `json:"format"`
-	TimeoutSeconds       *int            `json:"timeout_seconds"`
-	MaxInFlight          *int            `json:"max_in_flight"`
-	MaxRetries           json.RawMessage `json:"max_retries"`
-	RetryIntervalSeconds json.RawMessage `json:"retry_interval_seconds"`
-	OAuth2               json.RawMessage `json:"oauth2"`
-	RateLimitPerSecond   json.RawMessage `json:"rate_limit_per_second"`
-	Ordered              *bool           `json:"ordered"`
+	BasicAuthUsername    nullable[string]        `json:"basic_auth_username"`
+	BasicAuthPassword    nullable[string]        `json:"basic_auth_password"`
+	CustomHeaders        nullable[[]headerInput] `json:"custom_headers"`
+	Format               *string                 `json:"format"`
+	TimeoutSeconds       *int                    `json:"timeout_seconds"`
+	MaxInFlight          *int                    `json:"max_in_flight"`
+	MaxRetries           json.RawMessage         `json:"max_retries"`
+	RetryIntervalSeconds json.RawMessage         `json:"retry_interval_seconds"`
+	OAuth2               json.RawMessage         `json:"oauth2"`
+	RateLimitPerSecond   json.RawMessage         `json:"rate_limit_per_second"`
+	Ordered              *bool                   `json:"ordered"`
 	// Created and Modified appear inside config in the nCore samples; they
 	// are accepted and ignored.
 	Created  json.RawMessage `json:"created"`
@@ -58,6 +56,7 @@ type headerInput struct {
 const (
 	maxEndpointLen   = 2048
 	maxCustomHeaders = 20
+	maxHeaderName    = 256
 	maxHeaderValue   = 4096
 	maxInFlightLimit = 256
 	maxRetriesLimit  = 100
@@ -66,20 +65,25 @@ const (
 )
 
 // forbiddenHeaders may not be set as custom headers: Herald sets them, or
-// they would break the HTTP exchange.
+// they would break the HTTP exchange. Names are compared after
+// reservedName.
 var forbiddenHeaders = map[string]bool{
 	"host": true, "content-length": true, "content-type": true, "authorization": true,
 	"transfer-encoding": true, "connection": true, "te": true, "upgrade": true, "trailer": true,
 	"keep-alive": true, "proxy-authorization": true, "proxy-connection": true, "user-agent": true,
 }
 
-// apply validates in and writes it over h. It reads nothing from the store.
-func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *apiError {
+// apply validates in and writes it over h, the webhook as stored (empty on
+// create). It reads nothing from the store; check resolves hosts (nil: not
+// again, see hostCheck).
+func (s *server) apply(in *webhookInput, h *store.Webhook, check hostCheck) *apiError {
+	moved := false // the endpoint moves to another origin
 	if in.Endpoint != nil {
-		endpoint, err := s.checkURL(r, *in.Endpoint, "endpoint")
+		endpoint, err := s.checkURL(*in.Endpoint, "endpoint", check)
 		if err != nil {
 			return err
 		}
+		moved = h.Endpoint != "" && !sameOrigin(h.Endpoint, endpoint)
 		h.Endpoint = endpoint
 	}
 	if in.Events != nil {
@@ -117,10 +121,15 @@ func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *api
 		}
 	}
 	if in.Config != nil {
-		if err := applyConfig(in.Config, &h.Config); err != nil {
+		if err := applyConfig(in.Config, &h.Config, moved); err != nil {
 			return err
 		}
-		if err := s.applyOAuth2(r, in.Config.OAuth2, &h.Config); err != nil {
+		if err := s.applyOAuth2(in.Config.OAuth2, &h.Config, moved, check); err != nil {
+			return err
+		}
+	}
+	if moved {
+		if err := resendOnMove(in.Config, h.Config); err != nil {
 			return err
 		}
 	}
@@ -131,8 +140,9 @@ func (s *server) apply(r *http.Request, in *webhookInput, h *store.Webhook) *api
 }
 
 // applyOAuth2 reads config.oauth2: absent keeps it, null removes it, an
-// object replaces it (a masked client_secret keeps the stored one).
-func (s *server) applyOAuth2(r *http.Request, raw json.RawMessage, c *store.WebhookConfig) *apiError {
+// object replaces it (a masked client_secret keeps the stored one, unless
+// the endpoint or the token URL moves to another origin).
+func (s *server) applyOAuth2(raw json.RawMessage, c *store.WebhookConfig, moved bool, check hostCheck) *apiError {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -152,7 +162,7 @@ func (s *server) applyOAuth2(r *http.Request, raw json.RawMessage, c *store.Webh
 	if in.TokenURL == nil || *in.TokenURL == "" {
 		return invalid("config.oauth2.token_url", "is required")
 	}
-	tokenURL, aerr := s.checkURL(r, *in.TokenURL, "config.oauth2.token_url")
+	tokenURL, aerr := s.checkURL(*in.TokenURL, "config.oauth2.token_url", check)
 	if aerr != nil {
 		return aerr
 	}
@@ -166,6 +176,12 @@ func (s *server) applyOAuth2(r *http.Request, raw json.RawMessage, c *store.Webh
 	case *in.ClientSecret == mask:
 		if c.OAuth2 == nil {
 			return invalid("config.oauth2.client_secret", "is masked but no client secret is stored")
+		}
+		if moved {
+			return invalid("config.oauth2.client_secret", "%s", movedMessage("the client secret"))
+		}
+		if !sameOrigin(c.OAuth2.TokenURL, tokenURL) {
+			return invalid("config.oauth2.client_secret", "is masked, but the stored client secret is not sent to a new token_url origin (scheme, host or port): send it again")
 		}
 		secret = c.OAuth2.ClientSecret
 	default:
@@ -184,70 +200,37 @@ func (s *server) applyOAuth2(r *http.Request, raw json.RawMessage, c *store.Webh
 	return nil
 }
 
-// checkURL validates a URL Herald will call (an endpoint or a token URL)
-// and the addresses its host resolves to; it returns the URL as it will be
-// called.
-func (s *server) checkURL(r *http.Request, raw, field string) (string, *apiError) {
-	if raw == "" {
-		return "", invalid(field, "is required")
-	}
-	if len(raw) > maxEndpointLen {
-		return "", invalid(field, "is longer than %d characters", maxEndpointLen)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return "", invalid(field, "must be an absolute URL such as https://client.example/hooks")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !s.AllowHTTP {
-			return "", invalid(field, "must use https (http is allowed only when HERALD_ALLOW_HTTP=true)")
-		}
-	default:
-		return "", invalid(field, "scheme %q is not supported; use https", u.Scheme)
-	}
-	if u.User != nil {
-		return "", invalid(field, "must not carry credentials; use config.basic_auth_username and basic_auth_password")
-	}
-	if u.Fragment != "" {
-		return "", invalid(field, "must not have a #fragment")
-	}
-	if err := s.Guard.CheckHost(r.Context(), s.Resolver, u.Hostname()); err != nil {
-		if errors.Is(err, netguard.ErrBlocked) {
-			return "", invalid(field, "%v (private, loopback and link-local targets need HERALD_ALLOW_PRIVATE_TARGETS=true)", err)
-		}
-		// A host that does not resolve yet is accepted: every connection
-		// is checked again when it is made.
-		s.Logger.Info("host does not resolve at registration", "field", field, "host", u.Hostname(), "err", err)
-	}
-	return u.String(), nil
-}
-
-func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
-	if in.BasicAuthUsername != nil {
-		if strings.Contains(*in.BasicAuthUsername, ":") {
+// applyConfig writes the members of config but oauth2 over c; moved says
+// the endpoint moves to another origin, where masked credentials do not
+// follow.
+func applyConfig(in *configInput, c *store.WebhookConfig, moved bool) *apiError {
+	if u := in.BasicAuthUsername; u.Set {
+		if strings.Contains(u.Value, ":") {
 			return invalid("config.basic_auth_username", "must not contain ':'")
 		}
-		if err := checkHeaderValue(*in.BasicAuthUsername); err != "" {
+		if err := checkHeaderValue(u.Value); err != "" {
 			return invalid("config.basic_auth_username", "%s", err)
 		}
-		c.BasicAuthUsername = *in.BasicAuthUsername
+		c.BasicAuthUsername = u.Value
 	}
-	if in.BasicAuthPassword != nil && *in.BasicAuthPassword == mask && c.BasicAuthPassword == "" {
-		return invalid("config.basic_auth_password", "is masked but no password is stored")
-	}
-	if in.BasicAuthPassword != nil && *in.BasicAuthPassword != mask {
-		if err := checkHeaderValue(*in.BasicAuthPassword); err != "" {
+	if p := in.BasicAuthPassword; p.Set && p.Value == mask {
+		if c.BasicAuthPassword == "" {
+			return invalid("config.basic_auth_password", "is masked but no password is stored")
+		}
+		if moved {
+			return invalid("config.basic_auth_password", "%s", movedMessage("the password"))
+		}
+	} else if p.Set {
+		if err := checkHeaderValue(p.Value); err != "" {
 			return invalid("config.basic_auth_password", "%s", err)
 		}
-		c.BasicAuthPassword = *in.BasicAuthPassword
+		c.BasicAuthPassword = p.Value
 	}
 	if c.BasicAuthPassword != "" && c.BasicAuthUsername == "" {
 		return invalid("config.basic_auth_username", "is required with basic_auth_password")
 	}
-	if in.CustomHeaders != nil {
-		headers, err := checkHeaders(*in.CustomHeaders, c.CustomHeaders)
+	if in.CustomHeaders.Set {
+		headers, err := checkHeaders(in.CustomHeaders.Value, c.CustomHeaders, moved)
 		if err != nil {
 			return err
 		}
@@ -303,8 +286,8 @@ func applyConfig(in *configInput, c *store.WebhookConfig) *apiError {
 // checkHeaders validates custom headers. A value sent back masked keeps the
 // value stored for that header name, the n-th header of a name taking the
 // n-th stored value of that name (so a GET answer can be PUT back, even
-// with a header listed twice).
-func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiError) {
+// with a header listed twice), unless the endpoint moved to another origin.
+func checkHeaders(in []headerInput, old []store.Header, moved bool) ([]store.Header, *apiError) {
 	if len(in) > maxCustomHeaders {
 		return nil, invalid("config.custom_headers", "at most %d custom headers are allowed", maxCustomHeaders)
 	}
@@ -316,19 +299,25 @@ func checkHeaders(in []headerInput, old []store.Header) ([]store.Header, *apiErr
 			return nil, invalid(field+".header_name", "is required")
 		}
 		name := *h.Name
+		if len(name) > maxHeaderName {
+			return nil, invalid(field+".header_name", "is longer than %d bytes", maxHeaderName)
+		}
 		if !isToken(name) {
 			return nil, invalid(field+".header_name", "%q is not a valid HTTP header name", name)
 		}
 		lower := strings.ToLower(name)
 		n := nth[lower]
 		nth[lower]++
-		if forbiddenHeaders[lower] || strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "herald-") {
+		if reserved := reservedName(name); forbiddenHeaders[reserved] || strings.HasPrefix(reserved, "webhook-") || strings.HasPrefix(reserved, "herald-") {
 			return nil, invalid(field+".header_name", "%s is set by Herald and cannot be a custom header", name)
 		}
 		if h.Value == nil {
 			return nil, invalid(field+".header_value", "is required")
 		}
 		value := *h.Value
+		if value == mask && moved {
+			return nil, invalid(field+".header_value", "%s", movedMessage("the value of "+name))
+		}
 		if value == mask {
 			found := false
 			for _, o := range old {
@@ -373,6 +362,14 @@ func nullableInt(raw json.RawMessage, old *int, field string, lo, hi int) (*int,
 		return nil, invalid(field, "must be between %d and %d", lo, hi)
 	}
 	return &v, nil
+}
+
+// reservedName is a header name as it is compared with the reserved ones:
+// case does not matter, and "_" counts as "-" because some servers and
+// proxies (CGI, nginx, many frameworks) read Webhook_Signature as
+// webhook-signature.
+func reservedName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }

@@ -63,6 +63,34 @@ func webhookCases() []invalidCase {
 		{"endpoint unparsable", set("endpoint", "https://client example/%zz"), "", "endpoint"},
 		{"endpoint too long", set("endpoint", "https://client.example/"+strings.Repeat("a", 2100)), "", "endpoint"},
 		{"endpoint wrong type", set("endpoint", 42), "", "endpoint"},
+		// Whitespace would go out raw in the request line.
+		{"endpoint space in query", set("endpoint", "http://client.example/a?x=1 HTTP/1.0 X"), "", "endpoint"},
+		{"endpoint space in path", set("endpoint", "https://client.example/a b"), "", "endpoint"},
+		{"endpoint tab", set("endpoint", "https://client.example/a\tb"), "", "endpoint"},
+		{"endpoint trailing space", set("endpoint", "https://client.example/ "), "", "endpoint"},
+		{"endpoint leading space", set("endpoint", " https://client.example/"), "", "endpoint"},
+		{"endpoint no-break space", set("endpoint", "https://client.example/?a=\u00a0"), "", "endpoint"},
+		{"endpoint ideographic space", set("endpoint", "https://client.example/?a=\u3000"), "", "endpoint"},
+		{"endpoint line separator", set("endpoint", "https://client.example/?a=\u2028"), "", "endpoint"},
+		{"endpoint C1 control", set("endpoint", "https://client.example/?a=\u0085"), "", "endpoint"},
+		{"endpoint DEL", set("endpoint", "https://client.example/?a=\u007f"), "", "endpoint"},
+		{"endpoint bidi override", set("endpoint", "https://client.example/?a=\u202e"), "", "endpoint"},
+		// IP addresses in forms other than the canonical one mean
+		// different hosts to different parsers: refused, never guessed.
+		{"endpoint IPv4 short", set("endpoint", "https://127.1/hooks"), "", "endpoint"},
+		{"endpoint IPv4 decimal", set("endpoint", "https://2130706433/hooks"), "", "endpoint"},
+		{"endpoint IPv4 hex", set("endpoint", "https://0x7f000001/hooks"), "", "endpoint"},
+		{"endpoint IPv4 octal", set("endpoint", "https://0177.0.0.1/hooks"), "", "endpoint"},
+		{"endpoint IPv4 zero", set("endpoint", "https://0/hooks"), "", "endpoint"},
+		{"endpoint IPv4 trailing dot", set("endpoint", "https://8.8.8.8./hooks"), "", "endpoint"},
+		{"endpoint IPv4 fullwidth short", set("endpoint", "https://１２７.１/hooks"), "", "endpoint"},
+		{"endpoint IPv4-mapped IPv6", set("endpoint", "https://[::ffff:8.8.8.8]/hooks"), "", "endpoint"},
+		{"endpoint IPv6 zone", set("endpoint", "https://[fe80::1%25eth0]/hooks"), "", "endpoint"},
+		{"endpoint host underscore", set("endpoint", "https://a_b.example/hooks"), "", "endpoint"},
+		{"endpoint host empty label", set("endpoint", "https://a..example/hooks"), "", "endpoint"},
+		{"endpoint port leading zero", set("endpoint", "https://client.example:0443/hooks"), "", "endpoint"},
+		{"endpoint port 0", set("endpoint", "https://client.example:0/hooks"), "", "endpoint"},
+		{"endpoint port too large", set("endpoint", "https://client.example:65536/hooks"), "", "endpoint"},
 		{"events empty", set("events", []any{}), "", "events"},
 		{"events unknown third", set("events", []any{"CARD_STATUS_CHANGE", "TRANSACTION", "CARD_EXPLODED"}), "", "events[2]"},
 		{"events lower case", set("events", []any{"card_status_change"}), "", "events[0]"},
@@ -78,6 +106,8 @@ func webhookCases() []invalidCase {
 		{"config wrong type", set("config", []any{}), "", "config"},
 		{"headers 21", setCfg("custom_headers", headers(21)), "", "config.custom_headers"},
 		{"header name with space", header("X Api", "v"), "", "config.custom_headers[1].header_name"},
+		{"header name 257 bytes", header(strings.Repeat("X", 257), "v"), "", "config.custom_headers[1].header_name"},
+		{"headers wrong type", setCfg("custom_headers", "apikey"), "", "config.custom_headers"},
 		{"header name with colon", header("X-Api:", "v"), "", "config.custom_headers[1].header_name"},
 		{"header name non-ASCII", header("X-Clé", "v"), "", "config.custom_headers[1].header_name"},
 		{"header name empty", header("", "v"), "", "config.custom_headers[1].header_name"},
@@ -113,6 +143,8 @@ func webhookCases() []invalidCase {
 		{"oauth2 not an object", setCfg("oauth2", "yes"), "", "config.oauth2"},
 		{"username with colon", setCfg("basic_auth_username", "a:b"), "", "config.basic_auth_username"},
 		{"password control character", setCfg("basic_auth_password", "p\nw"), "", "config.basic_auth_password"},
+		{"password wrong type", setCfg("basic_auth_password", 5), "", "config.basic_auth_password"},
+		{"username wrong type", setCfg("basic_auth_username", false), "", "config.basic_auth_username"},
 		{"unknown top-level field", set("colour", "red"), "", "colour"},
 		{"unknown config field", setCfg("colour", "red"), "", "config.colour"},
 		{"unknown header field", func(m map[string]any) {
@@ -122,7 +154,9 @@ func webhookCases() []invalidCase {
 		{"secret is not settable", set("secret", "whsec_AAAA"), "", "secret"},
 		{"id is not settable", set("id", "x"), "", "id"},
 	}
-	for _, name := range []string{"Host", "Content-Length", "Content-Type", "Authorization", "webhook-id", "Webhook-Signature", "webhook-timestamp", "WEBHOOK-anything", "host", "authorization"} {
+	for _, name := range []string{"Host", "Content-Length", "Content-Type", "Authorization", "webhook-id", "Webhook-Signature", "webhook-timestamp", "WEBHOOK-anything", "host", "authorization",
+		// "_" reads as "-" to CGI, nginx and many frameworks.
+		"Webhook_Signature", "webhook_id", "herald_event", "Herald_Attempt", "Content_Type", "transfer_encoding", "Proxy_Authorization", "user_agent"} {
 		cases = append(cases, invalidCase{"forbidden header " + name, header(name, "v"), "", "config.custom_headers[1].header_name"})
 	}
 	return cases
@@ -237,6 +271,20 @@ func TestStrictTargets(t *testing.T) {
 		"https://100.64.0.1/hooks",
 		"https://0.0.0.0/hooks",
 		"https://localhost/hooks",
+		// Hosts that normalize (UTS #46) to loopback, local names, and IPv6
+		// forms embedding an IPv4 address.
+		"https://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/hooks",
+		"https://LOCALHOST/hooks",
+		"https://%6c%6f%63%61%6c%68%6f%73%74/hooks",
+		"https://１２７.０.０.１/hooks",
+		"https://127。0。0。1/hooks",
+		"https://localhost./hooks",
+		"https://api.localhost/hooks",
+		"https://[::127.0.0.1]/hooks",
+		"https://[::7f00:1]/hooks",
+		"https://[::ffff:0:127.0.0.1]/hooks",
+		"https://[::8.8.8.8]/hooks",
+		"https://[0:0:0:0:0:ffff:7f00:1]/hooks",
 	}
 	for _, endpoint := range refused {
 		t.Run(endpoint, func(t *testing.T) {
@@ -246,6 +294,8 @@ func TestStrictTargets(t *testing.T) {
 	hook := createHook(t, in, heraldtest.AdminKey, hookBody("https://93.184.216.34/hooks"))
 	for _, endpoint := range refused {
 		wantError(t, in.Admin(t, "PUT", "/webhooks/"+hook.ID, map[string]any{"endpoint": endpoint}), http.StatusBadRequest, "invalid_request", "endpoint")
+		oauth2 := map[string]any{"config": map[string]any{"oauth2": map[string]any{"token_url": endpoint, "client_id": "c", "client_secret": "s"}}}
+		wantError(t, in.Admin(t, "PUT", "/webhooks/"+hook.ID, oauth2), http.StatusBadRequest, "invalid_request", "config.oauth2.token_url")
 	}
 	createHook(t, in, heraldtest.AdminKey, hookBody("https://[2606:4700:4700::1111]:8443/hooks"))
 	if ids := listHookIDs(t, in, heraldtest.AdminKey); len(ids) != 2 {

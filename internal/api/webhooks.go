@@ -136,7 +136,7 @@ func (s *server) createWebhook(w http.ResponseWriter, r *http.Request, p princip
 	if in.Events == nil {
 		return invalid("events", "is required")
 	}
-	if err := s.apply(r, &in, &hook); err != nil {
+	if err := s.apply(&in, &hook, s.resolvingCheck(r)); err != nil {
 		return err
 	}
 	secret, err := signature.NewSecret()
@@ -210,23 +210,28 @@ func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request, p princip
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
-	// Validate before touching the store (DNS checks must not run inside
-	// the write transaction), then apply again to the stored webhook.
+	// Validate against the webhook as it is now, resolving hosts outside
+	// the write transaction (no network I/O may hold the writer), then
+	// apply the request again to the webhook as the transaction reads it:
+	// a concurrent PUT changing other members is kept, and a credential
+	// check (masked values, a new origin) sees what is really stored.
 	hook, err := s.Store.Webhook(r.Context(), p.TenantID, id)
 	if err != nil {
 		return s.storeError(r, err, "webhook "+id)
 	}
-	if err := s.apply(r, &in, &hook); err != nil {
+	if err := s.apply(&in, &hook, s.resolvingCheck(r)); err != nil {
 		return err
 	}
 	updated, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(stored *store.Webhook) error {
-		stored.Endpoint, stored.Events, stored.Status, stored.Config = hook.Endpoint, hook.Events, hook.Status, hook.Config
-		if in.Status != nil && *in.Status == store.WebhookActive {
-			stored.Health = hook.Health
+		if err := s.apply(&in, stored, nil); err != nil {
+			return err
 		}
 		stored.Modified = time.Now().UTC()
 		return nil
 	})
+	if errors.As(err, &aerr) { // refused against the webhook as stored now
+		return aerr
+	}
 	if err != nil {
 		return s.storeError(r, err, "webhook "+id)
 	}
