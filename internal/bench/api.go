@@ -79,20 +79,26 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, wa
 	return nil
 }
 
-// createTenant creates a tenant and makes it the one the client acts on.
-func (c *apiClient) createTenant(ctx context.Context, name string) error {
+// createTenant creates a tenant and returns its id.
+func (c *apiClient) createTenant(ctx context.Context, name string) (string, error) {
 	body, err := json.Marshal(map[string]string{"name": name})
 	if err != nil {
-		return fmt.Errorf("create tenant: %w", err)
+		return "", fmt.Errorf("create tenant: %w", err)
 	}
 	var out struct {
 		ID string `json:"id"`
 	}
 	if err := c.do(ctx, http.MethodPost, "/tenants", body, http.StatusCreated, &out); err != nil {
-		return fmt.Errorf("create tenant %s (the bench needs an admin key): %w", name, err)
+		return "", fmt.Errorf("create tenant %s (the bench needs an admin key): %w", name, err)
 	}
-	c.tenant = out.ID
-	return nil
+	return out.ID, nil
+}
+
+// forTenant is a client acting on the tenant id, sharing c's connections.
+func (c *apiClient) forTenant(id string) *apiClient {
+	out := *c
+	out.tenant = id
+	return &out
 }
 
 // isEmpty reports whether Herald holds nothing but its default tenant
@@ -115,14 +121,15 @@ func (c *apiClient) isEmpty(ctx context.Context) (bool, error) {
 
 // webhookSpec is a webhook the bench registers.
 type webhookSpec struct {
-	Endpoint       string
+	Endpoint string
+	// Event is the event it subscribes to (default TRANSACTION).
+	Event          string
 	Disabled       bool
 	TimeoutSeconds int
 	MaxInFlight    int
 }
 
-// createWebhook registers a webhook subscribed to TRANSACTION and returns
-// its id.
+// createWebhook registers a webhook and returns its id.
 func (c *apiClient) createWebhook(ctx context.Context, s webhookSpec) (string, error) {
 	status := "ACTIVE"
 	if s.Disabled {
@@ -135,7 +142,11 @@ func (c *apiClient) createWebhook(ctx context.Context, s webhookSpec) (string, e
 	if cfg["timeout_seconds"] == 0 {
 		cfg["timeout_seconds"] = 10
 	}
-	body, err := json.Marshal(map[string]any{"endpoint": s.Endpoint, "events": []string{eventName}, "status": status, "config": cfg})
+	event := s.Event
+	if event == "" {
+		event = eventName
+	}
+	body, err := json.Marshal(map[string]any{"endpoint": s.Endpoint, "events": []string{event}, "status": status, "config": cfg})
 	if err != nil {
 		return "", fmt.Errorf("create webhook: %w", err)
 	}
@@ -158,6 +169,19 @@ func (c *apiClient) setStatus(ctx context.Context, id, status string) error {
 		return fmt.Errorf("set webhook %s %s: %w", id, status, err)
 	}
 	return nil
+}
+
+// circuit is the state of a webhook's circuit: "open" or "closed".
+func (c *apiClient) circuit(ctx context.Context, id string) (string, error) {
+	var out struct {
+		Health struct {
+			Circuit string `json:"circuit"`
+		} `json:"health"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/webhooks/"+id, nil, http.StatusOK, &out); err != nil {
+		return "", fmt.Errorf("read webhook %s: %w", id, err)
+	}
+	return out.Health.Circuit, nil
 }
 
 // deleteWebhook deletes a webhook (its pending notifications are cancelled).

@@ -1,9 +1,13 @@
 // Package bench is `herald bench`: the end-to-end benchmark of SPEC
 // section 7. It starts Herald in-process (or uses a running one), starts a
 // receiver as a separate process, and measures the ceiling (the raw rate of
-// POSTs straight to the receiver), end-to-end throughput, latency at a
-// steady rate, isolation from failing endpoints, a large backlog's memory
-// and drain rate, and batch ingest, each beside its target.
+// POSTs straight to the receiver), end-to-end throughput with batches and
+// with one event per request, single-event publishing and its CPU cost,
+// latency at a steady rate, isolation from failing endpoints, a large
+// backlog's memory and drain rate, batch ingest, and throughput and idle
+// CPU among 10,000 registered webhooks, each beside its target. The loads
+// of one event per request come from a load generator process of their
+// own, so that the bench process's rusage measures Herald alone.
 package bench
 
 import (
@@ -18,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/catalog"
@@ -26,16 +31,22 @@ import (
 
 // Scenario names, in the order they run.
 const (
-	ScenarioCeiling    = "ceiling"
-	ScenarioThroughput = "throughput"
-	ScenarioLatency    = "latency"
-	ScenarioIsolation  = "isolation"
-	ScenarioBacklog    = "backlog"
-	ScenarioIngest     = "ingest"
+	ScenarioCeiling          = "ceiling"
+	ScenarioThroughput       = "throughput"
+	ScenarioThroughputSingle = "throughput-single"
+	ScenarioPublish          = "publish"
+	ScenarioLatency          = "latency"
+	ScenarioIsolation        = "isolation"
+	ScenarioBacklog          = "backlog"
+	ScenarioIngest           = "ingest"
+	ScenarioScale            = "scale"
 )
 
-// Scenarios lists every scenario in running order.
-var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioLatency, ScenarioIsolation, ScenarioBacklog, ScenarioIngest}
+// Scenarios lists every scenario in running order. Scale comes last: its
+// 10,000 webhooks and their failed notifications would weigh on the
+// others' database.
+var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioThroughputSingle, ScenarioPublish,
+	ScenarioLatency, ScenarioIsolation, ScenarioBacklog, ScenarioIngest, ScenarioScale}
 
 // Backends a Herald under test may run on.
 const (
@@ -56,7 +67,8 @@ const (
 type Config struct {
 	// Scenarios to run (default: all); they run in the order of Scenarios.
 	Scenarios []string
-	// Events is the number of events of throughput and ingest.
+	// Events is the number of events of throughput, publish, ingest and
+	// scale (throughput-single publishes a quarter of them).
 	Events int
 	// Webhooks is the fan-out of throughput, isolation and backlog.
 	Webhooks int
@@ -65,6 +77,12 @@ type Config struct {
 	Rate float64
 	// Duration is how long latency and each isolation phase publish.
 	Duration time.Duration
+	// ScaleWebhooks is how many webhooks scale registers in all (default
+	// 10,000, the busy ones included).
+	ScaleWebhooks int
+	// IdleWindow is how long scale measures the idle Herald's CPU
+	// (default 10s).
+	IdleWindow time.Duration
 	// Backlog is the number of notifications backlog queues.
 	Backlog int
 	// Publishers is the number of concurrent batch publishers (default 4).
@@ -88,6 +106,10 @@ type Config struct {
 	// environment.
 	ReceiverCommand []string
 	ReceiverEnv     []string
+	// LoadGenCommand runs a load generator process (the herald binary with
+	// "bench-loadgen"); LoadGenEnv is added to its environment.
+	LoadGenCommand []string
+	LoadGenEnv     []string
 
 	// Progress receives a progress line per second (default: discarded).
 	Progress io.Writer
@@ -117,6 +139,10 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Webhooks, 10)
 	def(&c.Backlog, 1000000)
 	def(&c.Publishers, 4)
+	def(&c.ScaleWebhooks, 10000)
+	if c.IdleWindow == 0 {
+		c.IdleWindow = 10 * time.Second
+	}
 	if c.Rate == 0 {
 		c.Rate = 1000
 	}
@@ -136,14 +162,18 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Events < 1 || c.Webhooks < 1 || c.Backlog < 1 || c.Publishers < 1:
 		return c, errors.New("--events, --webhooks, --backlog and publishers must be at least 1")
-	case c.Rate <= 0 || c.Duration <= 0:
+	case c.Rate <= 0 || c.Duration <= 0 || c.IdleWindow < 0:
 		return c, errors.New("--rate and --duration must be positive")
+	case c.ScaleWebhooks < c.Webhooks+3:
+		return c, fmt.Errorf("--scale-webhooks %d: want at least --webhooks + 3 (%d): the busy webhooks and one idle, one failing and one disabled", c.ScaleWebhooks, c.Webhooks+3)
 	case c.Target != "" && c.DatabaseURL != "":
 		return c, errors.New("--database-url is for the in-process Herald; with --target the running Herald has its own")
 	case c.Target != "" && c.APIKey == "":
 		return c, errors.New("--target needs --api-key (an admin key of that Herald)")
 	case len(c.ReceiverCommand) == 0:
 		return c, errors.New("no receiver command")
+	case len(c.LoadGenCommand) == 0:
+		return c, errors.New("no load generator command")
 	}
 	if c.Backend == "" {
 		c.Backend = BackendSQLite
@@ -162,14 +192,24 @@ type bench struct {
 	cfg       Config
 	api       *apiClient
 	recv      *receiverProc
+	cat       *catalog.Catalog
 	sample    []byte
 	inProcess bool
 	// ceiling is the ceiling scenario's requests/s (0: not measured).
 	ceiling float64
-	// latencyP99 is the latency scenario's p99 (0: not measured).
+	// throughput is the throughput scenario's notifications/s (0: not
+	// measured), the baseline of scale.
+	throughput float64
+	// latencyP99 is the latency scenario's p99 from acknowledgement (0: not
+	// measured).
 	latencyP99 time.Duration
-	// created are the current scenario's webhooks, deleted after it.
-	created []string
+	// pg reads the PostgreSQL server's CPU and runs ANALYZE (nil on
+	// SQLite, or when the server's processes are not visible).
+	pg *pgMonitor
+	// mu guards created, which are the current scenario's webhooks,
+	// deleted after it.
+	mu      sync.Mutex
+	created []createdWebhook
 }
 
 // Run runs the configured scenarios and returns their report. A scenario
@@ -188,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sample: %w", err)
 	}
-	b := &bench{cfg: cfg, sample: sample, inProcess: cfg.Target == ""}
+	b := &bench{cfg: cfg, cat: cat, sample: sample, inProcess: cfg.Target == ""}
 	report := &Report{Machine: machineInfo(), Settings: Settings{
 		Scenarios: cfg.Scenarios, Events: cfg.Events, Webhooks: cfg.Webhooks, Rate: cfg.Rate,
 		Duration: cfg.Duration.String(), Backlog: cfg.Backlog,
@@ -216,10 +256,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		b.api = newAPIClient(cfg.Target, cfg.APIKey)
 	}
-	tenant := fmt.Sprintf("bench-%s-%s", time.Now().UTC().Format("20060102-150405"), randomHex(3))
-	if err := b.api.createTenant(ctx, tenant); err != nil {
+	if cfg.Backend == BackendPostgres {
+		if err := b.openPG(ctx); err != nil {
+			return nil, err
+		}
+		defer b.pg.close(context.Background())
+	}
+	tenant := b.tenantName("")
+	id, err := b.api.createTenant(ctx, tenant)
+	if err != nil {
 		return nil, err
 	}
+	b.api = b.api.forTenant(id)
 	b.logf("Herald at %s, tenant %s", b.api.base, tenant)
 
 	for _, name := range Scenarios {
@@ -236,6 +284,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
 	}
 	return report, nil
+}
+
+// openPG opens the PostgreSQL monitor: with --database-url it connects to
+// the bench's database; with --target it counts every postgres process of
+// this machine, if there are any to see.
+func (b *bench) openPG(ctx context.Context) error {
+	if b.cfg.DatabaseURL == "" && !pgProcessesVisible(ctx) {
+		b.logf("no postgres process is visible on this machine: the PostgreSQL server's CPU is not measured")
+		return nil
+	}
+	m, err := openPGMonitor(ctx, b.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	b.pg = m
+	return nil
+}
+
+// tenantName is a fresh tenant name of this run.
+func (b *bench) tenantName(suffix string) string {
+	name := fmt.Sprintf("bench-%s-%s", time.Now().UTC().Format("20060102-150405"), randomHex(3))
+	if suffix != "" {
+		name += "-" + suffix
+	}
+	return name
 }
 
 // startHerald starts the in-process Herald and returns its stop function.
@@ -295,6 +368,10 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runCeiling(sctx, &res)
 	case ScenarioThroughput:
 		err = b.runThroughput(sctx, &res)
+	case ScenarioThroughputSingle:
+		err = b.runThroughputSingle(sctx, &res)
+	case ScenarioPublish:
+		err = b.runPublish(sctx, &res)
 	case ScenarioLatency:
 		err = b.runLatency(sctx, &res)
 	case ScenarioIsolation:
@@ -303,6 +380,8 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runBacklog(sctx, &res)
 	case ScenarioIngest:
 		err = b.runIngest(sctx, &res)
+	case ScenarioScale:
+		err = b.runScale(sctx, &res)
 	}
 	res.Seconds = time.Since(start).Seconds()
 	cpuShares(cpuStart, sampleCPU(b.recv.cmd.Process.Pid), res.Details)
@@ -322,36 +401,89 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 // cleanup deletes the scenario's webhooks, so that the next scenario's
 // events reach only its own (pending notifications are cancelled).
 func (b *bench) cleanup(ctx context.Context) {
-	if ctx.Err() != nil || len(b.created) == 0 {
-		b.created = nil
+	b.mu.Lock()
+	created := b.created
+	b.created = nil
+	b.mu.Unlock()
+	if ctx.Err() != nil || len(created) == 0 {
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	for _, id := range b.created {
-		if err := b.api.deleteWebhook(cctx, id); err != nil {
+	err := forEach(cctx, len(created), apiWorkers, func(ctx context.Context, i int) error {
+		if err := created[i].api.deleteWebhook(ctx, created[i].id); err != nil {
 			b.logf("cleanup: %v", err)
 		}
+		return nil
+	})
+	if err != nil {
+		b.logf("cleanup: %v", err)
 	}
-	b.created = nil
 	if err := b.recv.discard(cctx); err != nil {
 		b.logf("cleanup: %v", err)
 	}
 }
 
-// createWebhooks registers n webhooks at <receiver>/<kind>/<tag>/<i>.
+// createWebhooks registers n webhooks of the bench's tenant at
+// <receiver>/<kind>/<tag>/<i>.
 func (b *bench) createWebhooks(ctx context.Context, n int, kind, tag string, spec webhookSpec) ([]string, error) {
 	ids := make([]string, 0, n)
 	for i := range n {
 		spec.Endpoint = fmt.Sprintf("%s/%s/%s/%d", b.recv.url, kind, tag, i)
-		id, err := b.api.createWebhook(ctx, spec)
+		id, err := b.createWebhook(ctx, b.api, spec)
 		if err != nil {
 			return ids, err
 		}
 		ids = append(ids, id)
-		b.created = append(b.created, id)
 	}
 	return ids, nil
+}
+
+// createWebhook registers one webhook through api (acting on its tenant)
+// and remembers it for the cleanup.
+func (b *bench) createWebhook(ctx context.Context, api *apiClient, spec webhookSpec) (string, error) {
+	id, err := api.createWebhook(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	b.mu.Lock()
+	b.created = append(b.created, createdWebhook{api: api, id: id})
+	b.mu.Unlock()
+	return id, nil
+}
+
+// createdWebhook is a webhook to delete after the scenario, with the
+// client of its tenant.
+type createdWebhook struct {
+	api *apiClient
+	id  string
+}
+
+// apiWorkers is how many API requests the bench's concurrent loops
+// (registration, cleanup, circuit checks) keep in flight.
+const apiWorkers = 16
+
+// forEach calls fn for 0..n-1 from workers goroutines; the first error
+// stops the others and is returned.
+func forEach(ctx context.Context, n, workers int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // logf prints one line of progress.

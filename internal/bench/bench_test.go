@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,18 +12,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
-// receiverEnv makes the test binary run as the receiver process.
-const receiverEnv = "HERALD_BENCH_TEST_RECEIVER"
+// receiverEnv and loadGenEnv make the test binary run as the receiver
+// process and as a load generator process.
+const (
+	receiverEnv = "HERALD_BENCH_TEST_RECEIVER"
+	loadGenEnv  = "HERALD_BENCH_TEST_LOADGEN"
+)
 
 func TestMain(m *testing.M) {
-	if os.Getenv(receiverEnv) == "1" {
-		if err := RunReceiver(context.Background(), os.Stdin, os.Stdout); err != nil {
+	run := func(fn func(context.Context, io.Reader, io.Writer) error) {
+		if err := fn(context.Background(), os.Stdin, os.Stdout); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
 		os.Exit(0)
+	}
+	switch {
+	case os.Getenv(receiverEnv) == "1":
+		run(RunReceiver)
+	case os.Getenv(loadGenEnv) == "1":
+		run(RunLoadGen)
 	}
 	os.Exit(m.Run())
 }
@@ -42,8 +55,10 @@ func testConfig(t *testing.T) Config {
 		}
 	})
 	return Config{
-		Events: 2000, Webhooks: 2, Rate: 200, Duration: time.Second, Backlog: 5000,
+		Events: 1000, Webhooks: 2, Rate: 200, Duration: time.Second, Backlog: 4000,
+		ScaleWebhooks: 32, IdleWindow: 300 * time.Millisecond,
 		ReceiverCommand: []string{exe}, ReceiverEnv: []string{receiverEnv + "=1"},
+		LoadGenCommand: []string{exe}, LoadGenEnv: []string{loadGenEnv + "=1"},
 		Progress: &progress, StallTimeout: 30 * time.Second, ScenarioTimeout: 2 * time.Minute,
 	}
 }
@@ -60,12 +75,16 @@ func TestSmokeEveryScenario(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	want := map[string][]string{
-		ScenarioCeiling:    {"ceiling"},
-		ScenarioThroughput: {"throughput"},
-		ScenarioLatency:    {"latency p50", "latency p90", "latency p99", "latency max"},
-		ScenarioIsolation:  {"isolation healthy p50", "isolation healthy p99", "isolation p99 ratio"},
-		ScenarioBacklog:    {"backlog peak RSS", "backlog drain"},
-		ScenarioIngest:     {"ingest"},
+		ScenarioCeiling:          {"ceiling"},
+		ScenarioThroughput:       {"throughput"},
+		ScenarioThroughputSingle: {"throughput-single"},
+		ScenarioPublish:          {"publish", "publish CPU"},
+		ScenarioLatency: {"latency p50 from request", "latency p90 from request", "latency p99 from request",
+			"latency max from request", "latency p50 from ack", "latency p99 from ack"},
+		ScenarioIsolation: {"isolation healthy p50", "isolation healthy p99", "isolation p99 ratio"},
+		ScenarioBacklog:   {"backlog peak RSS", "backlog drain"},
+		ScenarioIngest:    {"ingest"},
+		ScenarioScale:     {"scale throughput", "scale vs throughput", "scale idle CPU"},
 	}
 	if len(report.Scenarios) != len(Scenarios) {
 		t.Fatalf("got %d scenarios, want %d", len(report.Scenarios), len(Scenarios))
@@ -90,11 +109,32 @@ func TestSmokeEveryScenario(t *testing.T) {
 			t.Errorf("%s figures = %v, want %v", s.Name, names, want[s.Name])
 		}
 	}
-	for _, name := range []string{ScenarioThroughput, ScenarioBacklog, ScenarioIngest} {
+	for _, name := range []string{ScenarioThroughput, ScenarioThroughputSingle, ScenarioPublish, ScenarioBacklog, ScenarioIngest} {
 		for _, s := range report.Scenarios {
-			if s.Name == name && len(s.Figures) > 0 && s.Figures[len(s.Figures)-1].Ceiling <= 0 {
-				t.Errorf("%s has no ceiling beside it", name)
+			if s.Name != name {
+				continue
 			}
+			for _, f := range s.Figures {
+				if strings.HasSuffix(f.Unit, "/s") && f.Ceiling <= 0 {
+					t.Errorf("%s: %s has no ceiling beside it", name, f.Name)
+				}
+			}
+		}
+	}
+
+	checkTargets(t, report, map[string]string{
+		"throughput": ">= 45% of ceiling", "throughput-single": ">= 40% of ceiling", "publish": ">= 35% of ceiling",
+		"publish CPU": "<= 60 µs", "latency p50 from request": "< 2 ms", "latency p99 from request": "< 10 ms",
+		"latency p99 from ack": "", "backlog drain": ">= 40% of ceiling", "ingest": ">= 40000 events/s",
+		"scale vs throughput": ">= 80%", "scale idle CPU": "< 5%",
+	})
+	for _, s := range report.Scenarios {
+		if s.Name != ScenarioScale {
+			continue
+		}
+		d := s.Details
+		if d["idle"] != 10 || d["failing"] != 10 || d["disabled"] != 10 || d["tenants"] != 11 {
+			t.Errorf("scale registered idle/failing/disabled/tenants = %v/%v/%v/%v, want 10/10/10/11", d["idle"], d["failing"], d["disabled"], d["tenants"])
 		}
 	}
 
@@ -221,4 +261,75 @@ func TestConfigChecks(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		}
 	}
+}
+
+// checkTargets asserts the target printed beside each named figure ("":
+// none).
+func checkTargets(t *testing.T, report *Report, want map[string]string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, s := range report.Scenarios {
+		for _, f := range s.Figures {
+			target, ok := want[f.Name]
+			if !ok {
+				continue
+			}
+			seen[f.Name] = true
+			if f.Target != target {
+				t.Errorf("%s: target %q, want %q", f.Name, f.Target, target)
+			}
+			if (f.Met != nil) != (target != "") {
+				t.Errorf("%s: met = %v with target %q", f.Name, f.Met, f.Target)
+			}
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no figure %s", name)
+		}
+	}
+}
+
+// On PostgreSQL the delivery scenarios report the server's CPU per
+// notification beside its target, backlog runs ANALYZE after queueing,
+// and the targets are PostgreSQL's.
+func TestPostgresScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end bench")
+	}
+	cfg := testConfig(t)
+	cfg.DatabaseURL = pgtest.Database(t)
+	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioLatency, ScenarioBacklog}
+	cfg.Events, cfg.Backlog, cfg.Duration = 200, 1000, 500*time.Millisecond
+	report, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if report.Machine.Backend != BackendPostgres {
+		t.Errorf("backend = %s", report.Machine.Backend)
+	}
+	for _, s := range report.Scenarios {
+		if s.Error != "" {
+			t.Fatalf("%s failed: %s", s.Name, s.Error)
+		}
+		if s.Name != ScenarioThroughputSingle && s.Name != ScenarioBacklog {
+			continue
+		}
+		var pg *Figure
+		for i, f := range s.Figures {
+			if f.Name == "postgres CPU per notification" {
+				pg = &s.Figures[i]
+			}
+		}
+		if pg == nil || pg.Value <= 0 || pg.Unit != "µs" || pg.Met == nil {
+			t.Errorf("%s: postgres CPU figure = %+v (details %v, notes %v)", s.Name, pg, s.Details, s.Notes)
+		}
+		if _, ok := s.Details["analyze_seconds"]; ok != (s.Name == ScenarioBacklog) {
+			t.Errorf("%s: analyze_seconds present = %v", s.Name, ok)
+		}
+	}
+	checkTargets(t, report, map[string]string{
+		"throughput-single": "", "latency p50 from request": "", "latency p99 from request": "< 50 ms",
+		"backlog drain": ">= 10000 notifications/s", "postgres CPU per notification": "<= 60 µs",
+	})
 }

@@ -212,7 +212,8 @@ func (b *bench) paced(ctx context.Context, res *ScenarioResult, tag, prefix stri
 }
 
 // runLatency publishes one event at a time at the configured rate to one
-// healthy webhook and measures publish acknowledgement to receipt.
+// healthy webhook and measures the latency to receipt from the start of
+// the publish request (the targets) and from its acknowledgement.
 func (b *bench) runLatency(ctx context.Context, res *ScenarioResult) error {
 	ids, err := b.createWebhooks(ctx, 1, "ok", ScenarioLatency, webhookSpec{MaxInFlight: defaultMaxInFlight})
 	if err != nil {
@@ -223,16 +224,35 @@ func (b *bench) runLatency(ctx context.Context, res *ScenarioResult) error {
 		return err
 	}
 	b.latencyP99 = st.P99
+	req := st.FromSend
+	if req == nil {
+		req = &latencyStats{}
+	}
+	p50, p99 := LatencyP50SQLite, LatencyP99SQLite
+	if b.cfg.Backend == BackendPostgres {
+		p50, p99 = 0, LatencyP99Postgres
+	}
 	res.Figures = append(res.Figures,
-		Figure{Name: "latency p50", Value: ms(st.P50), Unit: "ms", Target: fmt.Sprintf("< %d ms", LatencyP50/time.Millisecond), Met: boolp(st.P50 < LatencyP50)},
-		Figure{Name: "latency p90", Value: ms(st.P90), Unit: "ms"},
-		Figure{Name: "latency p99", Value: ms(st.P99), Unit: "ms", Target: fmt.Sprintf("< %d ms", LatencyP99/time.Millisecond), Met: boolp(st.P99 < LatencyP99)},
-		Figure{Name: "latency max", Value: ms(st.Max), Unit: "ms"})
+		latencyFigure("latency p50 from request", req.P50, p50),
+		latencyFigure("latency p90 from request", req.P90, 0),
+		latencyFigure("latency p99 from request", req.P99, p99),
+		latencyFigure("latency max from request", req.Max, 0),
+		latencyFigure("latency p50 from ack", st.P50, 0),
+		latencyFigure("latency p99 from ack", st.P99, 0))
 	if st.BeforeAck > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d notifications reached the receiver before their publish was acknowledged (counted as 0 ms); from_send_* measures from the publish request instead",
+		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d notifications reached the receiver before their publish was acknowledged (counted as 0 ms from ack)",
 			st.BeforeAck, st.Count))
 	}
 	return nil
+}
+
+// latencyFigure is a latency in ms; a positive bound sets a target.
+func latencyFigure(name string, d, bound time.Duration) Figure {
+	f := Figure{Name: name, Value: ms(d), Unit: "ms"}
+	if bound > 0 {
+		f.Target, f.Met = fmt.Sprintf("< %g ms", ms(bound)), boolp(d < bound)
+	}
+	return f
 }
 
 // runIsolation runs two phases with the same webhooks count, each event

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -33,53 +32,20 @@ func (b *bench) throughputRatio() float64 {
 func (b *bench) runCeiling(ctx context.Context, res *ScenarioResult) error {
 	total := int64(min(b.cfg.Events*b.cfg.Webhooks, maxCeilingRequests))
 	conns := b.cfg.Webhooks * defaultMaxInFlight
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
-		IdleConnTimeout: time.Minute, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var next, done, failed atomic.Int64
+	var done atomic.Int64
 	stop := b.progress(ScenarioCeiling, meter{label: "sent", unit: "requests", total: total, done: done.Load})
 	// Headers as Herald sends them; the signature is fixed (computing it is
 	// Herald's work, not the receiver's).
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	sig := "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			url := b.recv.url + "/ok/ceiling/" + strconv.Itoa(w)
-			for i := next.Add(1); i <= total && ctx.Err() == nil; i = next.Add(1) {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.sample))
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				h := req.Header
-				h.Set("Content-Type", "application/json")
-				h.Set("User-Agent", "Herald/bench")
-				h.Set("Herald-Event", eventName)
-				h.Set("Herald-Attempt", "1")
-				h.Set("Webhook-Id", "msg_"+strconv.FormatInt(i, 10))
-				h.Set("Webhook-Timestamp", ts)
-				h.Set("Webhook-Signature", sig)
-				resp, err := hc.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-				done.Add(1)
-			}
-		}()
+	job := loadJob{
+		URL: b.recv.url + "/ok/ceiling/0", Body: b.sample, Connections: conns, Requests: total,
+		WantStatus: http.StatusOK, IDHeader: "Webhook-Id", MaxFailures: total / 100,
+		Headers: map[string]string{
+			"Content-Type": "application/json", "User-Agent": "Herald/bench", "Herald-Event": eventName,
+			"Herald-Attempt": "1", "Webhook-Timestamp": strconv.FormatInt(time.Now().Unix(), 10),
+			"Webhook-Signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+		},
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lr := runLoad(ctx, job, &done)
 	stop()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ceiling: %w", err)
@@ -87,15 +53,14 @@ func (b *bench) runCeiling(ctx context.Context, res *ScenarioResult) error {
 	if err := b.recv.discard(ctx); err != nil {
 		return err
 	}
-	ok := done.Load() - failed.Load()
 	res.Details["requests"] = total
 	res.Details["connections"] = conns
-	res.Details["failed"] = failed.Load()
-	res.Details["seconds"] = elapsed.Seconds()
-	if failed.Load() > total/100 {
-		return fmt.Errorf("ceiling: %d of %d requests failed", failed.Load(), total)
+	res.Details["failed"] = lr.Failed
+	res.Details["seconds"] = lr.Seconds
+	if lr.Failed > job.MaxFailures || lr.OK == 0 {
+		return fmt.Errorf("ceiling: %d of %d requests failed; first: %s", lr.Failed, total, lr.FirstError)
 	}
-	b.ceiling = float64(ok) / elapsed.Seconds()
+	b.ceiling = lr.rate()
 	res.Figures = append(res.Figures, Figure{Name: ScenarioCeiling, Value: b.ceiling, Unit: "requests/s", Ceiling: b.ceiling, RatioPct: 100})
 	return nil
 }
@@ -105,45 +70,63 @@ func (b *bench) runCeiling(ctx context.Context, res *ScenarioResult) error {
 // first publish until every notification is received and recorded
 // DELIVERED.
 func (b *bench) runThroughput(ctx context.Context, res *ScenarioResult) error {
-	n, m := b.cfg.Events, b.cfg.Webhooks
-	total := int64(n) * int64(m)
-	ids, err := b.createWebhooks(ctx, m, "ok", ScenarioThroughput, webhookSpec{MaxInFlight: defaultMaxInFlight})
+	ids, err := b.createWebhooks(ctx, b.cfg.Webhooks, "ok", ScenarioThroughput, webhookSpec{MaxInFlight: defaultMaxInFlight})
 	if err != nil {
 		return err
 	}
+	rate, pg, total, err := b.batchThroughput(ctx, res, ScenarioThroughput, ids)
+	if err != nil {
+		return err
+	}
+	b.throughput = rate
+	res.Figures = append(res.Figures, rateFigure(ScenarioThroughput, rate, "notifications/s", b.ceiling, b.throughputRatio()))
+	pg.report(ctx, res, total, true)
+	return nil
+}
+
+// batchThroughput publishes the configured events in batches of 500 to
+// the webhooks ids (receiver tag tag) and returns the notifications
+// delivered per second, with the PostgreSQL window of the run (to report
+// after the caller's figures) and the notification count.
+func (b *bench) batchThroughput(ctx context.Context, res *ScenarioResult, tag string, ids []string) (float64, *pgWindow, int64, error) {
+	n, m := b.cfg.Events, len(ids)
+	total := int64(n) * int64(m)
 	res.Details["events"], res.Details["webhooks"], res.Details["notifications"] = n, m, total
 	var published atomic.Int64
-	stop := b.progress(ScenarioThroughput, meter{label: "published", unit: "events", total: int64(n), done: published.Load},
-		b.receivedMeter(ctx, ScenarioThroughput, total))
+	stop := b.progress(tag, meter{label: "published", unit: "events", total: int64(n), done: published.Load},
+		b.receivedMeter(ctx, tag, total))
 	defer stop()
+	pg := b.startPG(ctx)
 	start := time.Now()
-	end, received, pubTime, err := b.publishAndDrain(ctx, n, publishBatchSize, &published, ScenarioThroughput, total, ids)
+	var pubTime time.Duration
+	end, received, err := b.publishAndDrain(ctx, func(ctx context.Context) error {
+		t0 := time.Now()
+		defer func() { pubTime = time.Since(t0) }()
+		return b.publishBatches(ctx, n, publishBatchSize, &published)
+	}, tag, total, ids)
 	if err != nil {
-		return err
+		return 0, nil, total, err
 	}
 	elapsed := end.Sub(start)
-	rate := float64(total) / elapsed.Seconds()
 	res.Details["seconds"] = elapsed.Seconds()
 	res.Details["publish_seconds"] = pubTime.Seconds()
 	res.Details["publish_events_per_s"] = float64(n) / pubTime.Seconds()
 	res.Details["duplicates"] = received - total
-	res.Figures = append(res.Figures, rateFigure(ScenarioThroughput, rate, "notifications/s", b.ceiling, b.throughputRatio()))
-	return nil
+	return float64(total) / elapsed.Seconds(), pg, total, nil
 }
 
-// publishAndDrain publishes events in batches while waiting for total
-// notifications to be delivered to the webhooks (receiver tag tag). A
-// failed publish ends the wait at once.
-func (b *bench) publishAndDrain(ctx context.Context, events, size int, published *atomic.Int64, tag string, total int64, ids []string) (end time.Time, received int64, pubTime time.Duration, err error) {
+// publishAndDrain runs publish while waiting for total notifications to be
+// delivered to the webhooks ids (receiver tag tag). A failed publish ends
+// the wait at once; publish has returned when publishAndDrain does.
+func (b *bench) publishAndDrain(ctx context.Context, publish func(context.Context) error, tag string, total int64, ids []string) (end time.Time, received int64, err error) {
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	pubDone := make(chan time.Duration, 1)
+	pubDone := make(chan struct{})
 	go func() {
-		start := time.Now()
-		if err := b.publishBatches(pctx, events, size, published); err != nil {
+		defer close(pubDone)
+		if err := publish(pctx); err != nil {
 			cancel(err)
 		}
-		pubDone <- time.Since(start)
 	}()
 	end, received, err = b.awaitDelivered(pctx, tag, total, ids, true)
 	if err != nil {
@@ -152,8 +135,8 @@ func (b *bench) publishAndDrain(ctx context.Context, events, size int, published
 	if cause := context.Cause(pctx); err != nil && cause != nil && cause != ctx.Err() {
 		err = cause
 	}
-	pubTime = <-pubDone
-	return end, received, pubTime, err
+	<-pubDone
+	return end, received, err
 }
 
 // runBacklog queues the backlog for disabled webhooks, then enables them
@@ -185,6 +168,7 @@ func (b *bench) runBacklog(ctx context.Context, res *ScenarioResult) error {
 
 	var published atomic.Int64
 	stop := b.progress(ScenarioBacklog+" (queue)", meter{label: "published", unit: "events", total: int64(events), done: published.Load})
+	pg := b.startPG(ctx)
 	pubStart := time.Now()
 	err = b.publishBatches(ctx, events, publishBatchSize, &published)
 	stop()
@@ -195,6 +179,9 @@ func (b *bench) runBacklog(ctx context.Context, res *ScenarioResult) error {
 	if rss != nil {
 		res.Details["rss_queued_mb"] = rss.current()
 		res.Details["peak_rss_queueing_mb"] = rss.peak()
+	}
+	if err := b.analyze(ctx, res, pg); err != nil {
+		return err
 	}
 
 	stop = b.progress(ScenarioBacklog+" (drain)", b.receivedMeter(ctx, ScenarioBacklog, total))
@@ -218,7 +205,32 @@ func (b *bench) runBacklog(ctx context.Context, res *ScenarioResult) error {
 		res.Figures = append(res.Figures, Figure{Name: "backlog peak RSS", Value: peak, Unit: "MB",
 			Target: fmt.Sprintf("< %d MB", BacklogRSSMB), Met: boolp(peak < BacklogRSSMB)})
 	}
-	res.Figures = append(res.Figures, rateFigure("backlog drain", float64(total)/elapsed.Seconds(), "notifications/s", b.ceiling, b.throughputRatio()))
+	drain := float64(total) / elapsed.Seconds()
+	if b.cfg.Backend == BackendPostgres {
+		f := rateFigure("backlog drain", drain, "notifications/s", b.ceiling, 0)
+		f.Target, f.Met = fmt.Sprintf(">= %d notifications/s", DrainPostgres), boolp(drain >= DrainPostgres)
+		res.Figures = append(res.Figures, f)
+	} else {
+		res.Figures = append(res.Figures, rateFigure("backlog drain", drain, "notifications/s", b.ceiling, DrainRatioSQLite))
+	}
+	pg.report(ctx, res, total, true)
+	return nil
+}
+
+// analyze runs ANALYZE on PostgreSQL after a scenario has loaded its data,
+// as a production autovacuum would; its CPU is left out of the window.
+func (b *bench) analyze(ctx context.Context, res *ScenarioResult, pg *pgWindow) error {
+	if b.pg == nil || b.pg.conn == nil {
+		return nil
+	}
+	pg.pause(ctx)
+	took, err := b.pg.analyze(ctx)
+	if err != nil {
+		return err
+	}
+	pg.resume(ctx)
+	res.Details["analyze_seconds"] = took.Seconds()
+	b.logf("ANALYZE took %.1fs", took.Seconds())
 	return nil
 }
 

@@ -81,6 +81,15 @@ type receiverStats struct {
 	Buffered int64 `json:"buffered"`
 }
 
+// total is every request counted, of every route.
+func (s receiverStats) total() int64 {
+	n := s.Fail + s.Hang
+	for _, v := range s.OK {
+		n += v
+	}
+	return n
+}
+
 // receiver is the receiver's handler.
 type receiver struct {
 	mu       sync.Mutex

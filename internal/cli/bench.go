@@ -15,13 +15,16 @@ import (
 	"github.com/heraldhq/herald/internal/bench"
 )
 
-// benchReceiverCommand is the hidden subcommand `herald bench` runs as its
-// receiver process.
-const benchReceiverCommand = "bench-receiver"
+// The hidden subcommands `herald bench` runs as its receiver process and
+// as its load generator processes.
+const (
+	benchReceiverCommand = "bench-receiver"
+	benchLoadGenCommand  = "bench-loadgen"
+)
 
-// benchCommands are `herald bench` and its hidden receiver.
+// benchCommands are `herald bench` and its hidden helpers.
 func benchCommands() []*cobra.Command {
-	return []*cobra.Command{newBench(), newBenchReceiver()}
+	return []*cobra.Command{newBench(), newBenchReceiver(), newBenchLoadGen()}
 }
 
 func newBench() *cobra.Command {
@@ -42,18 +45,33 @@ key (--api-key), and start it with --dev (or --allow-http and --allow-private-ta
 in a tenant of its own, but use a Herald dedicated to it. Backlog's memory is then not measured.
 
 Scenarios, in this order:
-  ceiling     POST the sample straight to the receiver with webhooks x 16 keep-alive connections:
-              the baseline of every ratio
-  throughput  --events events, each to --webhooks webhooks, published in batches of 500:
-              notifications/s until every one is received and recorded DELIVERED
-  latency     POST /events one at a time at --rate events/s for --duration to one webhook:
-              p50/p90/p99/max from the publish acknowledgement to receipt
-  isolation   --webhooks webhooks (at least 3) each getting every event, at --rate/webhooks
-              events/s for --duration: first all healthy, then with 10% hanging past a 1s timeout
-              and 10% answering 500; the healthy p99 over the all-healthy p99
-  backlog     --backlog notifications queued for disabled webhooks, then enabled: peak RSS and
-              drain rate
-  ingest      --events events in batches of 1000 to one disabled subscriber: events/s
+  ceiling            POST the sample straight to the receiver with webhooks x 16 keep-alive
+                     connections: the baseline of every ratio
+  throughput         --events events, each to --webhooks webhooks, published in batches of 500:
+                     notifications/s until every one is received and recorded DELIVERED
+  throughput-single  the same with --events/4 events, one per POST /events from 16 concurrent
+                     publishers
+  publish            --events single-event POST /events from 64 keep-alive connections, one
+                     healthy subscriber: events/s and Herald's CPU time per publish (its rusage)
+  latency            POST /events one at a time at --rate events/s for --duration to one webhook:
+                     p50/p90/p99/max to receipt from the publish request and from its
+                     acknowledgement
+  isolation          --webhooks webhooks (at least 3) each getting every event, at
+                     --rate/webhooks events/s for --duration: first all healthy, then with 10%
+                     hanging past a 1s timeout and 10% answering 500; the healthy p99 over the
+                     all-healthy p99
+  backlog            --backlog notifications queued for disabled webhooks, then enabled: peak RSS
+                     and drain rate
+  ingest             --events events in batches of 1000 to one disabled subscriber: events/s
+  scale              --webhooks busy webhooks among --scale-webhooks registered over 100 tenants
+                     (of the others a third idle, a third answering 500 with open circuits, a
+                     third disabled): throughput as in throughput, against it; then the idle
+                     Herald's CPU over 10s
+
+The loads of one event per request come from a load generator process of their own, so that the
+rusage of this process measures Herald alone. On PostgreSQL the bench also reports the server's
+CPU time per delivered notification (the postgres processes of this machine, backends of other
+databases left out), and runs ANALYZE after loading data (backlog, scale), as autovacuum would.
 
 Progress goes to stderr, a line per second; the table goes to stdout, and with --json the same to a
 file with the machine's description. Every wait gives up when nothing has moved for a minute.`,
@@ -64,6 +82,7 @@ file with the machine's description. Every wait gives up when nothing has moved 
 				return fmt.Errorf("find the herald binary for the receiver: %w", err)
 			}
 			cfg.ReceiverCommand = []string{exe, benchReceiverCommand}
+			cfg.LoadGenCommand = []string{exe, benchLoadGenCommand}
 			cfg.Progress = cmd.ErrOrStderr()
 			cfg.Scenarios = splitScenarios(cfg.Scenarios)
 			if heraldLog != "" {
@@ -110,11 +129,12 @@ file with the machine's description. Every wait gives up when nothing has moved 
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Scenarios, "scenarios", bench.Scenarios, "scenarios to run, comma-separated")
-	f.IntVar(&cfg.Events, "events", 200000, "events published by throughput and ingest")
+	f.IntVar(&cfg.Events, "events", 200000, "events published by throughput, publish, ingest and scale (throughput-single: a quarter)")
 	f.IntVar(&cfg.Webhooks, "webhooks", 10, "webhooks each event fans out to (throughput, isolation, backlog)")
 	f.Float64Var(&cfg.Rate, "rate", 1000, "steady notifications per second of latency and isolation")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long latency and each isolation phase publish")
 	f.IntVar(&cfg.Backlog, "backlog", 1000000, "notifications backlog queues before draining them")
+	f.IntVar(&cfg.ScaleWebhooks, "scale-webhooks", 10000, "webhooks scale registers in all, the busy ones included")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "run the in-process Herald on this PostgreSQL database (an empty one; default: SQLite in a temporary directory)")
 	f.StringVar(&cfg.Target, "target", "", "benchmark the Herald running at this URL (http://host:port) instead of one in-process")
 	f.StringVar(&cfg.APIKey, "api-key", "", "admin API key of the --target Herald")
@@ -155,6 +175,20 @@ func newBenchReceiver() *cobra.Command {
 				return nil
 			}
 			return err
+		},
+	}
+}
+
+func newBenchLoadGen() *cobra.Command {
+	return &cobra.Command{
+		Use:    benchLoadGenCommand,
+		Short:  "A load generator process of herald bench",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return bench.RunLoadGen(ctx, os.Stdin, cmd.OutOrStdout())
 		},
 	}
 }
