@@ -91,7 +91,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg}
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.limitBody, refuseNUL)
+	r.Use(s.recoverer, s.limitBody, refuseMalformed)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, notFound("path "+r.URL.Path)) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, methodNotAllowed(r)) })
 
@@ -271,19 +271,6 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// refuseNUL answers 400 to a URL whose path or query holds a NUL character
-// (%00): no id or cursor has one, and PostgreSQL cannot even compare such
-// text, so the store would fail and the answer would be a misleading 503.
-func refuseNUL(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.IndexByte(r.URL.Path, 0) >= 0 || strings.Contains(r.URL.RawQuery, "%00") {
-			writeError(w, invalid("", "the URL must not contain a NUL character (%%00)"))
-			return
-		}
 		next.ServeHTTP(w, r)
 	})
 }
