@@ -239,13 +239,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		report.Machine.Herald = "in-process"
 	}
 
+	if cfg.Backend == BackendPostgres {
+		if err := b.openPG(ctx); err != nil {
+			return nil, err
+		}
+		defer b.pg.close(context.Background())
+	}
 	b.recv, err = startReceiver(ctx, cfg.ReceiverCommand, cfg.ReceiverEnv, cfg.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer b.recv.Close()
 	b.logf("receiver process %d on %s", b.recv.cmd.Process.Pid, b.recv.url)
-	cpuStart := sampleCPU(b.recv.cmd.Process.Pid)
+	cpuStart := b.sampleCPU(ctx)
 
 	if b.inProcess {
 		stop, err := b.startHerald(ctx)
@@ -255,12 +261,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer stop()
 	} else {
 		b.api = newAPIClient(cfg.Target, cfg.APIKey)
-	}
-	if cfg.Backend == BackendPostgres {
-		if err := b.openPG(ctx); err != nil {
-			return nil, err
-		}
-		defer b.pg.close(context.Background())
 	}
 	tenant := b.tenantName("")
 	id, err := b.api.createTenant(ctx, tenant)
@@ -279,7 +279,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		report.Scenarios = append(report.Scenarios, b.runScenario(ctx, name))
 	}
-	report.Machine.OtherCPUPct = otherCPUPct(cpuStart, sampleCPU(b.recv.cmd.Process.Pid))
+	report.Machine.OtherCPUPct = otherCPUPct(cpuStart, b.sampleCPU(ctx))
 	if ctx.Err() != nil {
 		return report, fmt.Errorf("bench interrupted: %w", ctx.Err())
 	}
@@ -361,7 +361,7 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 	res := ScenarioResult{Name: name, Details: map[string]any{}}
 	b.logf("%s: starting", name)
 	start := time.Now()
-	cpuStart := sampleCPU(b.recv.cmd.Process.Pid)
+	cpuStart := b.sampleCPU(ctx)
 	var err error
 	switch name {
 	case ScenarioCeiling:
@@ -384,7 +384,7 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runScale(sctx, &res)
 	}
 	res.Seconds = time.Since(start).Seconds()
-	cpuShares(cpuStart, sampleCPU(b.recv.cmd.Process.Pid), res.Details)
+	cpuShares(cpuStart, b.sampleCPU(ctx), res.Details)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("scenario timeout of %s: %w", b.cfg.ScenarioTimeout, err)

@@ -243,3 +243,17 @@ func pgProcessesVisible(ctx context.Context) bool {
 	s, err := (&pgMonitor{}).sample(ctx)
 	return err == nil && len(s.ticks) > 0
 }
+
+// sampleCPU reads the machine's CPU times, the PostgreSQL server's
+// included where the bench can see it.
+func (b *bench) sampleCPU(ctx context.Context) cpuSample {
+	s := sampleCPU(b.recv.cmd.Process.Pid)
+	if b.pg != nil {
+		if ps, err := b.pg.sample(ctx); err == nil {
+			for _, t := range ps.ticks {
+				s.pg += t
+			}
+		}
+	}
+	return s
+}

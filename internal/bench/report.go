@@ -80,8 +80,9 @@ type Machine struct {
 	Herald string `json:"herald"`
 	Date   string `json:"date"`
 	// OtherCPUPct is the share of the machine's CPU time that processes
-	// other than the bench, its Herald and its receiver used during the
-	// run (-1: unknown). Much above 0, the figures understate Herald.
+	// other than the bench, its Herald, its load generators, its receiver
+	// and (on PostgreSQL, where visible) the database server used during
+	// the run (-1: unknown). Much above 0, the figures understate Herald.
 	OtherCPUPct float64 `json:"other_cpu_pct"`
 }
 
@@ -281,9 +282,9 @@ type cpuSample struct {
 	busy, total int64
 	// self is this process's CPU time (the in-process Herald's included),
 	// loadgen its reaped children's (the load generator processes), recv
-	// the receiver process's.
-	self, loadgen, recv int64
-	ok                  bool
+	// the receiver process's, pg the PostgreSQL server's (0 on SQLite).
+	self, loadgen, recv, pg int64
+	ok                      bool
 }
 
 // sampleCPU reads /proc/stat and the CPU time of this process, of its
@@ -345,26 +346,29 @@ func otherCPUPct(a, b cpuSample) float64 {
 	if !a.ok || !b.ok || b.total <= a.total {
 		return -1
 	}
-	other := (b.busy - a.busy) - (b.self - a.self) - (b.loadgen - a.loadgen) - (b.recv - a.recv)
+	other := (b.busy - a.busy) - (b.self - a.self) - (b.loadgen - a.loadgen) - (b.recv - a.recv) - max(0, b.pg-a.pg)
 	return max(0, 100*float64(other)/float64(b.total-a.total))
 }
 
 // cpuShares adds where the machine's CPU time went between two samples to
 // details, as percentages of all CPUs: this process (bench and in-process
-// Herald), the load generator processes, the receiver, other processes,
-// idle.
+// Herald), the load generator processes, the receiver, the PostgreSQL
+// server, other processes, idle.
 func cpuShares(a, b cpuSample, details map[string]any) {
 	if !a.ok || !b.ok || b.total <= a.total {
 		return
 	}
 	pct := func(v int64) float64 { return 100 * float64(v) / float64(b.total-a.total) }
-	self, gen, recv := b.self-a.self, b.loadgen-a.loadgen, b.recv-a.recv
+	self, gen, recv, pg := b.self-a.self, b.loadgen-a.loadgen, b.recv-a.recv, max(0, b.pg-a.pg)
 	details["cpu_bench_pct"] = pct(self)
 	if gen > 0 {
 		details["cpu_loadgen_pct"] = pct(gen)
 	}
 	details["cpu_receiver_pct"] = pct(recv)
-	details["cpu_other_pct"] = max(0, pct(b.busy-a.busy-self-gen-recv))
+	if pg > 0 {
+		details["cpu_postgres_pct"] = pct(pg)
+	}
+	details["cpu_other_pct"] = max(0, pct(b.busy-a.busy-self-gen-recv-pg))
 	details["cpu_idle_pct"] = pct((b.total - a.total) - (b.busy - a.busy))
 }
 
