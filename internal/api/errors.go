@@ -24,6 +24,7 @@ const (
 	codeTooLarge         = "payload_too_large"
 	codeConflict         = "conflict"
 	codeIdempotency      = "idempotency_conflict"
+	codeFanout           = "fanout_too_large"
 	codeLimit            = "limit_exceeded"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal_error"

@@ -111,8 +111,12 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 	sum := sha256.Sum256(body)
 	res, err := s.Store.Publish(r.Context(), store.PublishRequest{
 		TenantID: p.TenantID, Events: events, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
-		IdempotencyWindow: idempotencyWindow, Now: time.Now().UTC(),
+		IdempotencyWindow: idempotencyWindow, Now: time.Now().UTC(), MaxFanout: s.MaxFanout, Handoff: s.Handoff,
 	})
+	if errors.Is(err, store.ErrFanout) {
+		return res, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeFanout,
+			Message: "this request would create more than " + itoa(int64(s.MaxFanout)) + " notifications; publish its events in smaller batches"}
+	}
 	if errors.Is(err, store.ErrIdempotencyMismatch) {
 		return res, &apiError{Status: http.StatusConflict, Code: codeIdempotency,
 			Message: "this Idempotency-Key was used in the last 24 hours with a different body", Field: "Idempotency-Key"}

@@ -64,6 +64,12 @@ type Config struct {
 	AllowHTTP bool
 	// MaxWebhooksPerTenant bounds registrations (0: no bound).
 	MaxWebhooksPerTenant int
+	// MaxFanout bounds the notifications one publish request may create
+	// (0: no bound).
+	MaxFanout int
+	// Handoff takes notifications straight from their publish (the
+	// dispatcher; nil: every notification waits for a claim).
+	Handoff store.Handoff
 	// Resolver checks endpoint hosts at registration (nil: the default).
 	Resolver *net.Resolver
 	// Observer is told of published events (nil: nobody).

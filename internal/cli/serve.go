@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/service"
 )
 
@@ -30,7 +31,7 @@ to <data>/admin.key.`,
 			if dev {
 				cfg.AllowHTTP, cfg.AllowPrivateTargets = true, true
 			}
-			s, err := delivery.ParseSchedule(schedule)
+			s, err := policy.ParseSchedule(schedule)
 			if err != nil {
 				return err
 			}
@@ -58,11 +59,13 @@ to <data>/admin.key.`,
 	f.StringVar(&cfg.DataDir, "data", "./herald-data", "directory of the embedded SQLite database and admin.key")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); several replicas may share it (default: embedded SQLite in --data)")
 	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key to register (default: generate one on first start)")
-	f.StringVar(&schedule, "retry-schedule", formatSchedule(delivery.DefaultSchedule), "waits before each retry, comma-separated Go durations")
+	f.StringVar(&schedule, "retry-schedule", formatSchedule(policy.DefaultSchedule), "waits before each retry, comma-separated Go durations")
 	f.BoolVar(&cfg.AllowHTTP, "allow-http", false, "accept http:// endpoints (https only otherwise)")
 	f.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", false, "allow endpoints on loopback, private and link-local addresses")
 	f.BoolVar(&dev, "dev", false, "development mode: --allow-http, --allow-private-targets and text logs")
 	f.IntVar(&cfg.MaxWebhooksPerTenant, "max-webhooks-per-tenant", 1000, "most webhooks one tenant may register (0: no limit)")
+	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", delivery.DefaultMaxConcurrency, "most delivery attempts in flight at once in this process, shared fairly across webhooks")
+	f.IntVar(&cfg.MaxFanout, "max-fanout", 100000, "most notifications one publish request may create (over it: 413 fanout_too_large)")
 	f.DurationVar(&cfg.Lease, "lease", delivery.DefaultLease, "how long a claimed notification is reserved to one replica; a dead replica's work is taken over after it (raised to each webhook's timeout + 5s)")
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 5*24*time.Hour, "disable a webhook that fails without a single success for this long (0: never)")
 	f.DurationVar(&cfg.Retention, "retention", service.DefaultRetention, "how long delivered and cancelled notifications and their attempts are kept; expired ones twice as long (0: forever)")

@@ -2,19 +2,15 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Queue is the part of the store the dispatcher works from.
@@ -23,7 +19,7 @@ type Queue interface {
 	WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook, error)
 	NextDue(ctx context.Context, after time.Time) (time.Time, error)
 	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
-	Complete(ctx context.Context, c store.Completion) error
+	Complete(ctx context.Context, c store.Completion) ([]store.WebhookChange, error)
 	ReleaseLeases(ctx context.Context, owner string) (int, error)
 }
 
@@ -31,7 +27,10 @@ type Queue interface {
 type Config struct {
 	// Owner names this dispatcher in leases; unique per running replica.
 	Owner  string
-	Policy Policy
+	Policy policy.Policy
+	// MaxConcurrency bounds the attempts in flight in this process, across
+	// every webhook (default DefaultMaxConcurrency).
+	MaxConcurrency int
 	// Lease is how long a claimed notification stays reserved: a dead
 	// replica's work is taken over after it. Each claim's lease is raised to
 	// outlast the longest timeout among its webhooks.
@@ -43,14 +42,13 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// DefaultMaxInFlight applies to webhooks that set no max_in_flight.
 	DefaultMaxInFlight int
-	// DisableAfter disables a webhook that has failed without a single
-	// success for this long (0: never).
-	DisableAfter time.Duration
 	// Observer is told of every attempt (metrics); nil: nobody.
 	Observer Observer
 	// Tracer traces attempts as children of their publish (nil: no tracing).
 	Tracer trace.Tracer
 	Logger *slog.Logger
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
 }
 
 // Observer watches attempts (the metrics).
@@ -59,32 +57,58 @@ type Observer interface {
 	// AttemptFinished reports "delivered" or the error kind, the attempt's
 	// duration, and the time since the event was published.
 	AttemptFinished(outcome string, took, sincePublish time.Duration)
+	// ResultsSetAside reports results the store could not record.
+	ResultsSetAside(n int)
 }
 
 type noObserver struct{}
 
 func (noObserver) AttemptStarted()                                      {}
 func (noObserver) AttemptFinished(string, time.Duration, time.Duration) {}
+func (noObserver) ResultsSetAside(int)                                  {}
 
 // DefaultLease is the lease of a Config that sets none.
 const DefaultLease = time.Minute
 
-// Dispatcher claims due notifications in batches and runs their attempts,
-// at most max_in_flight at once per webhook, so a slow endpoint only ever
-// occupies its own slots. Results are recorded in batches by one committer.
+// DefaultMaxConcurrency is the service-wide cap on attempts in flight of a
+// Config that sets none. Each attempt holds a goroutine, a socket and its
+// payload; 512 keeps those to a few tens of MB and well under the usual
+// 1,024-descriptor soft limit with the API's own connections, while 10
+// webhooks at the default max_in_flight of 16 use under a third of it.
+const DefaultMaxConcurrency = 512
+
+// targetTTL is how long a prepared webhook is kept after its last use, so a
+// publish can hand work to it without reading it again.
+const targetTTL = time.Minute
+
+// Dispatcher runs attempts: those handed over at publish (see Reserve and
+// Take) and those it claims from the queue (retries, backlogs, work of
+// other replicas, recovery), at most max_in_flight at once per webhook and
+// MaxConcurrency in all, so a slow endpoint only ever occupies its own
+// share. Results are recorded in batches by one committer.
 type Dispatcher struct {
 	q      Queue
 	sender *Sender
 	cfg    Config
 	log    *slog.Logger
+	now    func() time.Time
 
 	wake    chan struct{}
 	results chan store.AttemptResult
+	slots   *slots
 
 	mu       sync.Mutex
-	inflight map[string]int
-	targets  map[string]*Target
+	targets  map[string]*target
 	attempts sync.WaitGroup
+	// attemptCtx is the context of attempts (ended when abandoned at
+	// shutdown); nil until Run starts and after it stops taking work.
+	attemptCtx context.Context
+}
+
+// target is a prepared webhook and when it was last used.
+type target struct {
+	*Target
+	used time.Time
 }
 
 // NewDispatcher returns a dispatcher working q through sender.
@@ -98,6 +122,9 @@ func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
 	if cfg.DefaultMaxInFlight <= 0 {
 		cfg.DefaultMaxInFlight = 16
 	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,12 +134,15 @@ func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Dispatcher{
-		q: q, sender: sender, cfg: cfg, log: cfg.Logger,
-		wake:     make(chan struct{}, 1),
-		results:  make(chan store.AttemptResult, 1024),
-		inflight: make(map[string]int),
-		targets:  make(map[string]*Target),
+		q: q, sender: sender, cfg: cfg, log: cfg.Logger, now: cfg.Now,
+		wake:    make(chan struct{}, 1),
+		results: make(chan store.AttemptResult, cfg.MaxConcurrency),
+		slots:   newSlots(cfg.MaxConcurrency),
+		targets: make(map[string]*target),
 	}
 }
 
@@ -125,28 +155,36 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run dispatches until ctx ends, then stops claiming, lets in-flight
+// Run dispatches until ctx ends, then stops taking work, lets in-flight
 // attempts finish within the shutdown grace, records their results and
-// releases whatever it still holds.
+// releases whatever it still holds. It returns within the grace plus a few
+// seconds even when the database is unreachable.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	attemptCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
+	d.mu.Lock()
+	d.attemptCtx = attemptCtx
+	d.mu.Unlock()
+	// The committer outlives ctx by the grace: results of attempts that
+	// finish in time are recorded; past it, its retries give up.
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCommit()
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		d.commitLoop()
+		d.commitLoop(commitCtx)
 	}()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		wait := d.cfg.Poll
-		if next, err := d.dispatch(ctx, attemptCtx); err != nil {
+		if next, err := d.dispatch(ctx); err != nil {
 			if ctx.Err() == nil {
 				d.log.Error("dispatch", "err", err)
 			}
 		} else if !next.IsZero() {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
+			wait = min(wait, max(next.Sub(d.now()), time.Millisecond))
 		}
 		timer.Reset(wait)
 		select {
@@ -155,19 +193,30 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+	d.mu.Lock()
+	d.attemptCtx = nil // no more hand-offs
+	d.mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { d.attempts.Wait(); close(done) }()
+	grace := time.NewTimer(d.cfg.ShutdownGrace)
+	defer grace.Stop()
 	select {
 	case <-done:
-	case <-time.After(d.cfg.ShutdownGrace):
+	case <-grace.C:
 		d.log.Warn("shutdown grace over, abandoning in-flight attempts")
 		abandon()
 		<-done
 	}
 	close(d.results)
-	<-committed
-	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	select {
+	case <-committed:
+	case <-time.After(shutdownCommit):
+		d.log.Error("could not record the last attempt results in time; their leases will run out")
+		stopCommit()
+		<-committed
+	}
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownCommit)
 	defer cancel()
 	n, err := d.q.ReleaseLeases(releaseCtx, d.cfg.Owner)
 	if err != nil {
@@ -178,10 +227,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// dispatch claims what the webhooks with free slots can take and starts
-// those attempts. It returns when the next retry falls due, if known.
-func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error) {
-	now := time.Now()
+// shutdownCommit bounds each of the last steps of a shutdown: recording the
+// last results and releasing the leases.
+const shutdownCommit = 3 * time.Second
+
+// dispatch claims what the due webhooks with free slots can take and
+// starts those attempts. It returns when to look again, if known.
+func (d *Dispatcher) dispatch(ctx context.Context) (time.Time, error) {
+	now := d.now()
 	versions, err := d.q.DueWebhooks(ctx, now)
 	if err != nil {
 		return time.Time{}, err
@@ -189,52 +242,22 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 	if err := d.refreshTargets(ctx, versions, now); err != nil {
 		return time.Time{}, err
 	}
-	reqs := make([]store.ClaimRequest, 0, len(versions))
-	due := make(map[string]bool, len(versions))
-	lease := d.cfg.Lease
-	rateWake := d.cfg.Poll
-	d.mu.Lock()
-	for _, v := range versions {
-		due[v.ID] = true
-		t := d.targets[v.ID]
-		if t == nil {
-			continue // could not be prepared (logged)
-		}
-		w := &t.Webhook
-		maxInFlight, busy := d.maxInFlight(w), d.inflight[w.ID]
-		free := maxInFlight - busy
-		// A busy webhook is topped up a few slots at a time, not one claim
-		// per finished attempt: claims are the dearest statements.
-		if free <= 0 || (busy > 0 && free < max(1, maxInFlight/4)) {
-			continue
-		}
-		lease = max(lease, timeout(w)+leaseMargin)
-		req := store.ClaimRequest{WebhookID: w.ID, Limit: free, MaxInFlight: maxInFlight, Ordered: w.Config.Ordered}
-		if rl := w.Config.RateLimitPerSecond; rl != nil {
-			req.RateLimit = *rl
-			// Tokens come back at this pace: look again then.
-			rateWake = min(rateWake, max(time.Duration(float64(time.Second) / *rl), 10*time.Millisecond))
-		}
-		reqs = append(reqs, req)
-	}
-	for id := range d.targets {
-		if !due[id] && d.inflight[id] == 0 {
-			delete(d.targets, id) // rebuilt from fresh data when it has work again
-		}
-	}
-	d.mu.Unlock()
+	reqs, grants, lease, rateWake := d.plan(versions, now)
 	if len(reqs) > 0 {
 		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(lease), Requests: reqs})
 		if err != nil {
+			for id, n := range grants {
+				d.slots.release(id, n)
+			}
 			return time.Time{}, err
 		}
-		d.mu.Lock()
 		for _, n := range claimed {
-			d.inflight[n.WebhookID]++
-			d.attempts.Add(1)
-			go d.attempt(attemptCtx, d.targets[n.WebhookID], n)
+			grants[n.WebhookID]--
 		}
-		d.mu.Unlock()
+		for id, n := range grants {
+			d.slots.release(id, n) // granted but not claimed
+		}
+		d.start(claimed)
 	}
 	next, err := d.q.NextDue(ctx, now)
 	if err != nil {
@@ -244,6 +267,83 @@ func (d *Dispatcher) dispatch(ctx, attemptCtx context.Context) (time.Time, error
 		next = now.Add(rateWake)
 	}
 	return next, nil
+}
+
+// plan shares the free slots among the due webhooks and turns the grants
+// worth a claim into claim requests. The granted slots are held until the
+// claim returns.
+func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]store.ClaimRequest, map[string]int, time.Duration, time.Duration) {
+	d.mu.Lock()
+	wants := make([]want, 0, len(versions))
+	hooks := make([]*Target, 0, len(versions))
+	for _, v := range versions {
+		if t := d.targets[v.ID]; t != nil {
+			t.used = now
+			wants = append(wants, want{id: v.ID, max: d.maxInFlight(&t.Webhook)})
+			hooks = append(hooks, t.Target)
+		}
+	}
+	d.evictTargets(now)
+	d.mu.Unlock()
+
+	busy := make([]int, len(wants))
+	for i, w := range wants {
+		busy[i] = d.slots.inFlight(w.id)
+	}
+	got := d.slots.grant(wants)
+	grants := make(map[string]int, len(wants))
+	reqs := make([]store.ClaimRequest, 0, len(wants))
+	lease, rateWake := d.cfg.Lease, d.cfg.Poll
+	for i, w := range wants {
+		n := got[i]
+		// A busy webhook is topped up a few slots at a time, not one claim
+		// per finished attempt: claims are the dearest statements.
+		if n == 0 || (busy[i] > 0 && 4*n < busy[i]+n) {
+			d.slots.release(w.id, n)
+			continue
+		}
+		wh := &hooks[i].Webhook
+		grants[w.id] = n
+		lease = max(lease, timeout(wh)+leaseMargin)
+		req := store.ClaimRequest{WebhookID: w.id, Limit: n, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
+		if rl := wh.Config.RateLimitPerSecond; rl != nil {
+			req.RateLimit = *rl
+			// Tokens come back at this pace: look again then.
+			rateWake = min(rateWake, max(time.Duration(float64(time.Second) / *rl), 10*time.Millisecond))
+		}
+		reqs = append(reqs, req)
+	}
+	return reqs, grants, lease, rateWake
+}
+
+// start runs the attempts of notifications whose slots are held.
+func (d *Dispatcher) start(claimed []store.Claimed) {
+	if len(claimed) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range claimed {
+		t := d.targets[n.WebhookID]
+		if t == nil || d.attemptCtx == nil {
+			// Evicted meanwhile (cannot be while a slot is held) or shutting
+			// down: the lease is released at shutdown or runs out.
+			d.slots.release(n.WebhookID, 1)
+			continue
+		}
+		d.attempts.Add(1)
+		go d.attempt(d.attemptCtx, t.Target, n)
+	}
+}
+
+// evictTargets forgets prepared webhooks unused for targetTTL with nothing
+// in flight. d.mu is held.
+func (d *Dispatcher) evictTargets(now time.Time) {
+	for id, t := range d.targets {
+		if now.Sub(t.used) > targetTTL && d.slots.inFlight(id) == 0 {
+			delete(d.targets, id)
+		}
+	}
 }
 
 // refreshTargets reads (and prepares) the due webhooks that changed since
@@ -272,7 +372,7 @@ func (d *Dispatcher) refreshTargets(ctx context.Context, versions []store.Webhoo
 			d.log.Error("prepare webhook", "webhook_id", w.ID, "err", err)
 			continue
 		}
-		d.targets[w.ID] = t
+		d.targets[w.ID] = &target{Target: t, used: now}
 	}
 	return nil
 }
@@ -296,132 +396,4 @@ func (d *Dispatcher) maxInFlight(w *store.Webhook) int {
 		return w.Config.MaxInFlight
 	}
 	return d.cfg.DefaultMaxInFlight
-}
-
-// attempt makes one attempt of n and hands its result to the committer.
-func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
-	defer d.attempts.Done()
-	d.cfg.Observer.AttemptStarted()
-	sctx, span := d.cfg.Tracer.Start(tracing.FromTraceparent(ctx, n.TraceParent), "herald.deliver",
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-			attribute.String("herald.notification_id", n.ID), attribute.String("herald.webhook_id", n.WebhookID),
-			attribute.String("herald.event", n.EventName), attribute.Int("herald.attempt", n.Attempt)))
-	body, err := Body(t.Webhook.Config.Format, n)
-	var out Outcome
-	if err != nil {
-		out = Outcome{Started: time.Now(), ErrorKind: ErrKindRequest, Error: err.Error()}
-	} else {
-		out = d.sender.Send(sctx, t, Message{ID: n.ID, Event: n.EventName, Attempt: n.Attempt, Body: body, Timestamp: time.Now()})
-	}
-	span.SetAttributes(attribute.Int("http.response.status_code", out.StatusCode))
-	if !out.OK() {
-		span.SetStatus(codes.Error, out.ErrorKind)
-		span.SetAttributes(attribute.String("herald.error_kind", out.ErrorKind))
-	}
-	span.End()
-	if ctx.Err() != nil {
-		// Abandoned at shutdown: record nothing; the lease is released and
-		// the notification is sent again, so this is no outcome of its own.
-		d.cfg.Observer.AttemptFinished("abandoned", out.Duration, 0)
-		d.finished(n.WebhookID)
-		return
-	}
-	outcome := "delivered"
-	if !out.OK() {
-		outcome = out.ErrorKind
-	}
-	d.cfg.Observer.AttemptFinished(outcome, out.Duration, time.Since(n.Published))
-	res := store.AttemptResult{
-		LeaseToken: n.LeaseToken,
-		WebhookID:  n.WebhookID,
-		Attempt: store.Attempt{
-			NotificationID: n.ID, Number: n.Attempt, Started: out.Started, Duration: out.Duration,
-			StatusCode: out.StatusCode, ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
-		},
-		Status: store.StatusDelivered,
-	}
-	if !out.OK() {
-		wait, ok := d.cfg.Policy.Next(t.Webhook.Config, n.Attempt-n.RetryBase, out.RetryAfter)
-		if ok {
-			res.Status, res.NextAttemptAt = store.StatusPending, time.Now().Add(wait)
-		} else {
-			res.Status = store.StatusExpired
-			wait = d.cfg.Policy.Probe(t.Webhook.Config)
-		}
-		// An open circuit probes again after the wait this failure earned.
-		res.ProbeAt = time.Now().Add(wait)
-		d.log.Debug("attempt failed", "notification_id", n.ID, "webhook_id", n.WebhookID, "attempt", n.Attempt,
-			"kind", out.ErrorKind, "err", out.Error, "next", res.Status)
-	}
-	d.results <- res
-	d.finished(n.WebhookID)
-}
-
-func (d *Dispatcher) finished(webhookID string) {
-	d.mu.Lock()
-	if d.inflight[webhookID]--; d.inflight[webhookID] <= 0 {
-		delete(d.inflight, webhookID)
-	}
-	d.mu.Unlock()
-	d.Wake()
-}
-
-// commitLoop records results in batches: whatever has queued up while the
-// previous batch committed goes in the next transaction.
-func (d *Dispatcher) commitLoop() {
-	batch := make([]store.AttemptResult, 0, 512)
-	for r := range d.results {
-		batch = append(batch[:0], r)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-d.results:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		d.commit(batch)
-	}
-}
-
-// commit retries a failed batch with backoff for a while; if the database
-// stays away, the leases run out and the notifications are tried again.
-func (d *Dispatcher) commit(batch []store.AttemptResult) {
-	backoff := 50 * time.Millisecond
-	deadline := time.Now().Add(d.cfg.Lease)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := d.q.Complete(ctx, store.Completion{Results: batch, Now: time.Now(), DisableAfter: d.cfg.DisableAfter})
-		cancel()
-		if err == nil {
-			d.Wake() // the leases just ended free slots for more claims
-			return
-		}
-		if time.Now().After(deadline) {
-			d.log.Error("giving up recording attempt results; their leases will run out", "count", len(batch), "err", err)
-			return
-		}
-		d.log.Warn("record attempt results", "count", len(batch), "err", err)
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-// Body is what is POSTed for a notification: the payload as published, or
-// for a webhook in NI format the NI envelope (NI token notifications are
-// already one; other events are wrapped).
-func Body(format string, n store.Claimed) ([]byte, error) {
-	if format != store.FormatNI || n.EventName == catalog.NITokenNotification {
-		return n.Payload, nil
-	}
-	return json.Marshal(struct {
-		ID        string          `json:"id"`
-		Type      string          `json:"type"`
-		Timestamp string          `json:"timestamp"`
-		Details   json.RawMessage `json:"details"`
-	}{n.ID, n.EventName, n.Published.UTC().Format(time.RFC3339), n.Payload})
 }

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/signature"
@@ -212,7 +213,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
+		return time.Duration(min(secs, int64(policy.MaxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

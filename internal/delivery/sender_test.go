@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -78,10 +79,10 @@ func TestParseRetryAfter(t *testing.T) {
 		{"HTTP date long ago", "Wed, 21 Oct 2015 07:28:00 GMT", 0},
 		{"malformed date", "Wed, 32 Oct 2015 07:28:00 GMT", 0},
 		// Huge values must not overflow time.Duration into a negative or a
-		// short wait: they are capped at MaxRetryAfter.
-		{"huge seconds", "10000000000", MaxRetryAfter},
-		{"seconds beyond the cap", strconv.Itoa(int(MaxRetryAfter/time.Second) + 1), MaxRetryAfter},
-		{"seconds beyond int64", "99999999999999999999", MaxRetryAfter},
+		// short wait: they are capped at policy.MaxRetryAfter.
+		{"huge seconds", "10000000000", policy.MaxRetryAfter},
+		{"seconds beyond the cap", strconv.Itoa(int(policy.MaxRetryAfter/time.Second) + 1), policy.MaxRetryAfter},
+		{"seconds beyond int64", "99999999999999999999", policy.MaxRetryAfter},
 		{"negative beyond int64", "-99999999999999999999", 0},
 	}
 	for _, tc := range tests {

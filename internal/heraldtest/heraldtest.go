@@ -32,7 +32,11 @@ type Instance struct {
 type Options struct {
 	RetrySchedule        []time.Duration
 	MaxWebhooksPerTenant int
-	DataDir              string
+	// MaxConcurrency bounds attempts in flight (0: the default).
+	MaxConcurrency int
+	// MaxFanout bounds one publish's notifications (0: no bound).
+	MaxFanout int
+	DataDir   string
 	// StrictTargets keeps the https-only, public-addresses-only defaults.
 	StrictTargets bool
 	// DatabaseURL runs the instance on PostgreSQL (see pgtest.Database).
@@ -60,7 +64,8 @@ func Start(t testing.TB, o Options) *Instance {
 	svc, err := service.Start(context.Background(), service.Config{
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
-		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter, Tracing: o.Tracing,
+		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
+		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing,
 		Version: "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

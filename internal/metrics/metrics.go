@@ -31,6 +31,7 @@ type Metrics struct {
 	attemptDuration prometheus.Histogram
 	latency         prometheus.Histogram
 	inFlight        prometheus.Gauge
+	setAside        prometheus.Counter
 }
 
 // New builds the collectors; counts of notifications and webhooks come from
@@ -58,8 +59,12 @@ func New(src Source, cacheFor time.Duration) *Metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_attempts_in_flight", Help: "Delivery attempts under way in this process.",
 		}),
+		setAside: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_results_set_aside_total",
+			Help: "Attempt results that could not be recorded even alone (logged; their notifications are tried again when the lease runs out).",
+		}),
 	}
-	m.reg.MustRegister(m.published, m.notifications, m.attempts, m.attemptDuration, m.latency, m.inFlight,
+	m.reg.MustRegister(m.published, m.notifications, m.attempts, m.attemptDuration, m.latency, m.inFlight, m.setAside,
 		&counts{src: src, cacheFor: cacheFor},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -89,6 +94,9 @@ func (m *Metrics) AttemptFinished(outcome string, took, sincePublish time.Durati
 		m.latency.Observe(sincePublish.Seconds())
 	}
 }
+
+// ResultsSetAside records attempt results the store could not record.
+func (m *Metrics) ResultsSetAside(n int) { m.setAside.Add(float64(n)) }
 
 // counts collects the store's totals, cached between scrapes.
 type counts struct {

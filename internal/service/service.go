@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/internal/web"
 )
@@ -39,6 +40,12 @@ type Config struct {
 	AllowHTTP            bool
 	AllowPrivateTargets  bool
 	MaxWebhooksPerTenant int
+	// MaxConcurrency bounds the attempts in flight in this process, across
+	// every webhook (0: delivery.DefaultMaxConcurrency).
+	MaxConcurrency int
+	// MaxFanout bounds the notifications one publish request may create
+	// (0: no bound).
+	MaxFanout int
 	ShutdownGrace        time.Duration
 	// Lease is how long a claimed notification stays reserved to one
 	// replica (see delivery.Config.Lease).
@@ -88,7 +95,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.ShutdownGrace = 10 * time.Second
 	}
 	if len(cfg.RetrySchedule) == 0 {
-		cfg.RetrySchedule = delivery.DefaultSchedule
+		cfg.RetrySchedule = policy.DefaultSchedule
 	}
 	st, err := openForServe(ctx, cfg)
 	if err != nil {
@@ -121,15 +128,16 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Observer:      obs,
 		Tracer:        tr.Provider.Tracer("herald/delivery"),
 		Owner:         ownerID(),
-		Policy:        delivery.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1},
-		ShutdownGrace: cfg.ShutdownGrace,
-		Lease:         cfg.Lease,
-		DisableAfter:  cfg.DisableAfter,
+		Policy:         policy.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1, DisableAfter: cfg.DisableAfter},
+		MaxConcurrency: cfg.MaxConcurrency,
+		ShutdownGrace:  cfg.ShutdownGrace,
+		Lease:          cfg.Lease,
 		Logger:        cfg.Logger.With("component", "dispatcher"),
 	})
 	handler := api.New(api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
+		MaxFanout: cfg.MaxFanout, Handoff: disp,
 		Logger: cfg.Logger.With("component", "api"),
 	})
 	handler = web.Mount(handler, web.Config{Logger: cfg.Logger.With("component", "web")}) // dashboard at /ui

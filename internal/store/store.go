@@ -7,6 +7,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -20,6 +21,8 @@ var (
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
 	// ErrLimit: the tenant already has as many of a resource as allowed.
 	ErrLimit = errors.New("limit reached")
+	// ErrFanout: one publish would create more notifications than allowed.
+	ErrFanout = errors.New("publish fans out to too many notifications")
 )
 
 // Role is what an API key may do.
@@ -254,6 +257,12 @@ type PublishRequest struct {
 	RequestHash       string
 	IdempotencyWindow time.Duration
 	Now               time.Time
+	// MaxFanout bounds the notifications the request may create (0: no
+	// bound); over it the publish fails with ErrFanout and stores nothing.
+	MaxFanout int
+	// Handoff, when set, takes the notifications it has room for straight
+	// from this publish (see Handoff).
+	Handoff Handoff
 }
 
 // NotificationRef names a notification created by a publish.
@@ -347,9 +356,36 @@ type AttemptResult struct {
 type Completion struct {
 	Results []AttemptResult
 	Now     time.Time
-	// DisableAfter disables a webhook that has failed without a single
-	// success for this long (0: never).
-	DisableAfter time.Duration
+	// Health decides each webhook's health after each of its results, in
+	// the order of Results (policy.Policy); the store persists it.
+	Health HealthPolicy
+}
+
+// HealthPolicy folds one attempt result into its webhook's health.
+type HealthPolicy interface {
+	Record(h Health, r AttemptResult) (Health, HealthChange)
+}
+
+// HealthChange is what recording an attempt did to its webhook.
+type HealthChange struct {
+	// Opened: the circuit opened; Closed: an open circuit closed.
+	Opened, Closed bool
+	// Disable: the webhook failed without a success for too long and is
+	// disabled.
+	Disable bool
+}
+
+// WebhookChange is a change of one webhook's state made by a Completion,
+// for the logs: its circuit opened or closed, it was disabled, or
+// notifications of it expired.
+type WebhookChange struct {
+	WebhookID string
+	TenantID  string
+	HealthChange
+	// Failures is the webhook's run of consecutive failures after the batch.
+	Failures int
+	// Expired counts the notifications this batch marked EXPIRED.
+	Expired int
 }
 
 // PurgePolicy says what retention deletes (SPEC section 3). A zero time
@@ -379,4 +415,48 @@ type Purged struct {
 	Attempts        int
 	Events          int
 	IdempotencyKeys int
+}
+
+// SetAsideError reports results a Completion could not record even one at
+// a time: the others were recorded. Their notifications stay leased until
+// the lease runs out and are then tried again, as after a crash.
+type SetAsideError struct {
+	Results []AttemptResult
+	Errs    []error
+}
+
+func (e *SetAsideError) Error() string {
+	return fmt.Sprintf("%d attempt results could not be recorded: %v", len(e.Results), errors.Join(e.Errs...))
+}
+
+// Handoff is an executor of this process that takes notifications straight
+// from the publish that creates them (the dispatcher): they are leased to it
+// in the publish transaction and handed over with their payload after the
+// commit, with no claim and no payload read. What it has no room for stays
+// unleased, for any replica to claim.
+type Handoff interface {
+	// Owner names the executor in leases.
+	Owner() string
+	// Reserve asks for a slot for one notification of s at now. When it
+	// grants one, the notification is leased until leaseUntil, and the slot
+	// is given back with Release if the publish fails, or used by Take.
+	Reserve(s Subscriber, now time.Time) (leaseUntil time.Time, ok bool)
+	Release(webhookID string, n int)
+	// Take runs the notifications reserved by a committed publish.
+	Take(claimed []Claimed)
+}
+
+// Subscriber is a webhook as a publish sees it in its transaction.
+type Subscriber struct {
+	ID       string
+	Events   []string
+	Modified time.Time
+	Status   string
+	Health   Health
+	// Due: the webhook's wake time has come, so the queue may hold work of
+	// it that new notifications must not overtake.
+	Due bool
+	// LeasedByOthers counts the live leases of other dispatchers, where
+	// several processes share the database (else 0).
+	LeasedByOthers int
 }

@@ -35,6 +35,7 @@ var dialect = &sqlstore.Dialect{
 	ForUpdate:  " FOR UPDATE",
 	SkipLocked: " FOR UPDATE SKIP LOCKED",
 	Notify:     "SELECT pg_notify('" + channel + "', '')",
+	Arrays:     true,
 }
 
 // Store is the PostgreSQL store: the shared SQL store plus the wake-ups

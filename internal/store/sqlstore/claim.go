@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -47,38 +47,20 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			if err != nil {
 				return err
 			}
-			if sl.n <= 0 {
-				continue
-			}
-			stmt := due
-			if r.Ordered {
-				stmt = head
-			}
-			rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), r.WebhookID, ms(c.Now), ms(c.Now), sl.n)
-			if err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
-			// RETURNING yields rows in no particular order; put them back
-			// in the order they were chosen: oldest due first.
-			var dueAt []int64
 			start := len(out)
-			for rows.Next() {
-				var n store.Claimed
-				var next int64
-				if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
-					rows.Close()
-					return fmt.Errorf("scan claim: %w", err)
+			if sl.n > 0 {
+				stmt := due
+				if r.Ordered {
+					stmt = head
 				}
-				n.Attempt++
-				n.LeaseToken = token
-				out = append(out, n)
-				dueAt = append(dueAt, next)
+				if out, err = claimRows(ctx, stmt, out, c, token, r.WebhookID, sl.n); err != nil {
+					return err
+				}
 			}
-			if err := rows.Close(); err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
-			sort.Sort(byDue{out[start:], dueAt})
 			if err := sl.spend(ctx, tx, len(out)-start); err != nil {
+				return err
+			}
+			if err := s.raiseWake(ctx, tx, sl, len(out)-start, c.Now); err != nil {
 				return err
 			}
 		}
@@ -87,6 +69,36 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// claimRows runs one webhook's claim statement and appends what it took to
+// out, oldest due first.
+func claimRows(ctx context.Context, stmt *sql.Stmt, out []store.Claimed, c store.Claim, token, webhookID string, n int) ([]store.Claimed, error) {
+	rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), webhookID, ms(c.Now), ms(c.Now), n)
+	if err != nil {
+		return out, fmt.Errorf("claim notifications: %w", err)
+	}
+	// RETURNING yields rows in no particular order; put them back in the
+	// order they were chosen: oldest due first.
+	var dueAt []int64
+	start := len(out)
+	for rows.Next() {
+		var n store.Claimed
+		var next int64
+		if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
+			rows.Close()
+			return out, fmt.Errorf("scan claim: %w", err)
+		}
+		n.Attempt++
+		n.LeaseToken = token
+		out = append(out, n)
+		dueAt = append(dueAt, next)
+	}
+	if err := rows.Close(); err != nil {
+		return out, fmt.Errorf("claim notifications: %w", err)
+	}
+	sort.Sort(byDue{out[start:], dueAt})
 	return out, nil
 }
 
@@ -112,22 +124,29 @@ func (b byDue) Swap(i, j int) {
 type slotsFor struct {
 	n         int
 	webhookID string
+	// found: the webhook's row was read (and, where rows lock, locked).
+	found bool
 	// probe: the circuit is open and this claim is its one probe.
 	probe      bool
 	probeUntil time.Time
 	// rate: the token bucket to charge, when rate limited.
-	rate     float64
-	tokens   float64
-	refilled time.Time
+	rate   float64
+	bucket policy.Bucket
+	// wake, when set, is when the webhook may next have work to claim
+	// (its probe time, or its next rate-limit token).
+	wake time.Time
+	// blocked: its max_in_flight is taken by leases of other dispatchers.
+	blocked bool
 }
 
 // slots is how many notifications of r's webhook may be claimed now. It
 // starts from r.Limit and then:
-//   - an open circuit (store.CircuitThreshold consecutive failures) allows
-//     nothing until its probe time, then one probe with nothing in flight;
+//   - the circuit (policy.Circuit) allows nothing until its probe time,
+//     then one probe with nothing in flight;
 //   - MaxInFlight counts every live lease, whoever holds it, so the bound
 //     holds across replicas (an ordered webhook has one slot);
-//   - a rate limit spends tokens of a bucket kept in the webhook's row.
+//   - a rate limit spends tokens of a bucket (policy.Bucket) kept in the
+//     webhook's row.
 //
 // An ordered webhook's claim statement only needs the limit to be positive.
 //
@@ -139,25 +158,29 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 	if r.Limit <= 0 {
 		return sl, nil
 	}
-	var failures int
+	var h store.Health
 	var openUntil, refilled int64
 	err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, circuit_open_until, rate_tokens, rate_updated_at
-		FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&failures, &openUntil, &sl.tokens, &refilled)
+		FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&h.ConsecutiveFailures, &openUntil, &sl.bucket.Tokens, &refilled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sl, nil
 	}
 	if err != nil {
 		return sl, fmt.Errorf("read webhook for claim: %w", err)
 	}
+	sl.found = true
+	h.CircuitOpenUntil, sl.bucket.Refilled = fromMS(openUntil), fromMS(refilled)
 	n := r.Limit
 	maxInFlight := r.MaxInFlight
 	if r.Ordered {
 		maxInFlight = 1
 	}
-	if failures >= store.CircuitThreshold {
-		if ms(c.Now) < openUntil {
-			return sl, nil
-		}
+	gate := policy.Circuit(h, c.Now)
+	switch {
+	case !gate.Closed && !gate.Probe:
+		sl.wake = gate.Wake
+		return sl, nil
+	case gate.Probe:
 		n, maxInFlight = 1, 1
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
@@ -168,20 +191,18 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 			return sl, fmt.Errorf("count leases: %w", err)
 		}
 		n = min(n, maxInFlight-leased)
+		sl.blocked = n <= 0
 	}
 	if sl.rate > 0 {
-		// A tenth of a second's worth (at least one): no second ever sees
-		// more than the rate plus that.
-		burst := math.Max(1, sl.rate/10)
-		elapsed := c.Now.Sub(fromMS(refilled)).Seconds()
-		if refilled == 0 || elapsed < 0 {
-			elapsed = burst / sl.rate // a fresh or skewed bucket starts full
+		sl.bucket = sl.bucket.Refill(sl.rate, c.Now)
+		if whole := sl.bucket.Whole(); whole < n {
+			n = whole
+			if n <= 0 {
+				sl.wake = sl.bucket.NextToken(sl.rate)
+			}
 		}
-		sl.tokens = math.Min(burst, sl.tokens+elapsed*sl.rate)
-		sl.refilled = c.Now
-		n = min(n, int(math.Floor(sl.tokens)))
 	}
-	sl.n = n
+	sl.n = max(n, 0)
 	return sl, nil
 }
 
@@ -193,13 +214,79 @@ func (sl slotsFor) spend(ctx context.Context, tx *tx, claimed int) error {
 			return fmt.Errorf("record probe: %w", err)
 		}
 	}
-	if sl.rate > 0 && !sl.refilled.IsZero() {
+	if sl.rate > 0 && !sl.bucket.Refilled.IsZero() {
+		b := sl.bucket.Spend(claimed)
 		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET rate_tokens = ?, rate_updated_at = ? WHERE id = ?`,
-			sl.tokens-float64(claimed), ms(sl.refilled), sl.webhookID); err != nil {
+			b.Tokens, ms(b.Refilled), sl.webhookID); err != nil {
 			return fmt.Errorf("spend rate tokens: %w", err)
 		}
 	}
 	return nil
+}
+
+// neverWake is the wake time of a webhook with nothing pending.
+const neverWake = int64(1) << 62
+
+// raiseWake moves a webhook's wake time forward when this claim showed it
+// has nothing more to claim before then: its circuit waits for its probe
+// time, its rate bucket for a token, or it took every due notification (then
+// the next one falls due, or a lease taken runs out). The webhook's row is
+// held by this transaction (see slots), so no write lowering it meanwhile
+// is lost.
+func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int, now time.Time) error {
+	if !sl.found || sl.blocked {
+		return nil
+	}
+	wake := ms(sl.wake)
+	if sl.wake.IsZero() {
+		if claimed >= sl.n && sl.n > 0 {
+			return nil // there may be more: look again at once
+		}
+		if sl.probe && claimed > 0 {
+			wake = ms(sl.probeUntil)
+		} else {
+			next, err := s.nextWake(ctx, tx, sl.webhookID)
+			if err != nil {
+				return err
+			}
+			wake = next
+		}
+	}
+	if wake <= ms(now) {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = ? WHERE id = ?`, wake, sl.webhookID); err != nil {
+		return fmt.Errorf("raise wake time: %w", err)
+	}
+	return nil
+}
+
+// nextWake is the earliest time a notification of the webhook may become
+// claimable: its first unleased pending notification's due time, or the
+// first lease to run out. Both walk an index from its start.
+func (s *Store) nextWake(ctx context.Context, tx *tx, webhookID string) (int64, error) {
+	var due, lease sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT next_attempt_at FROM notifications WHERE webhook_id = ? AND status = 'PENDING' AND lease_owner IS NULL
+			ORDER BY next_attempt_at LIMIT 1),
+		(SELECT lease_expires_at FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
+			ORDER BY lease_expires_at LIMIT 1)`, webhookID, webhookID).Scan(&due, &lease)
+	if err != nil {
+		return 0, fmt.Errorf("next wake time: %w", err)
+	}
+	return earliest(due, lease), nil
+}
+
+// earliest is the earlier of two optional times (ms), neverWake if neither.
+func earliest(a, b sql.NullInt64) int64 {
+	wake := neverWake
+	if a.Valid {
+		wake = min(wake, a.Int64)
+	}
+	if b.Valid {
+		wake = min(wake, b.Int64)
+	}
+	return wake
 }
 
 // attachPayloads reads the event payload of each claimed notification.

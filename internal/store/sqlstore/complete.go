@@ -2,108 +2,138 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Complete records attempt results in one transaction (group commit), with
-// each webhook's health: a success closes its circuit; a failure counts
-// towards opening it (store.CircuitThreshold in a row) and, after
-// c.DisableAfter of failures without a success, disables the webhook. A
+// Complete records a batch of attempt results in one transaction (group
+// commit) in a constant number of statements where the dialect has arrays:
+// the attempt rows, the notifications' next states and the health of each
+// webhook, folded result by result through c.Health in the order given. A
 // result whose lease is no longer held (the notification was cancelled, or
 // re-leased after the lease ran out) records its attempt and health but
 // leaves the notification alone.
-func (s *Store) Complete(ctx context.Context, c store.Completion) error {
+//
+// When the batch fails as a whole, each result is tried again in a
+// transaction of its own, so that one bad row never blocks the others: the
+// results that still fail are returned in a *store.SetAsideError, and their
+// leases run out as after a crash.
+func (s *Store) Complete(ctx context.Context, c store.Completion) ([]store.WebhookChange, error) {
 	if len(c.Results) == 0 {
-		return nil
+		return nil, nil
 	}
-	now := ms(c.Now)
-	return s.write(ctx, func(tx *tx) error {
+	if c.Health == nil {
+		return nil, errors.New("complete: no health policy")
+	}
+	c.Results = storable(c.Results)
+	changes, err := s.completeTx(ctx, c)
+	if err == nil || len(c.Results) == 1 || ctx.Err() != nil {
+		return changes, err
+	}
+	return s.completeEach(ctx, c, err)
+}
+
+func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.WebhookChange, error) {
+	var changes []store.WebhookChange
+	err := s.write(ctx, func(tx *tx) error {
+		var err error
+		health, err := s.lockHealth(ctx, tx, c.Results)
+		if err != nil {
+			return err
+		}
 		if err := s.insertAttempts(ctx, tx, c.Results); err != nil {
 			return err
 		}
-		upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
-			lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
-			WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
-		if err != nil {
-			return fmt.Errorf("prepare notification update: %w", err)
+		if err := s.updateNotifications(ctx, tx, c); err != nil {
+			return err
 		}
-		defer upd.Close()
-		ok, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = 0, failing_since = 0,
-			circuit_open_until = 0, last_success_at = ? WHERE id = ?`)
-		if err != nil {
-			return fmt.Errorf("prepare health update: %w", err)
-		}
-		defer ok.Close()
-		// Column references on the right-hand side read the old row.
-		failed, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + ?,
-			failing_since = CASE WHEN failing_since = 0 THEN ? ELSE failing_since END,
-			last_failure_at = ?,
-			circuit_open_until = CASE WHEN consecutive_failures + ? >= ? THEN ? ELSE circuit_open_until END,
-			status = CASE WHEN ? > 0 AND status = 'ACTIVE' AND failing_since <> 0 AND ? - failing_since >= ?
-				THEN 'DISABLED' ELSE status END
-			WHERE id = ?`)
-		if err != nil {
-			return fmt.Errorf("prepare health update: %w", err)
-		}
-		defer failed.Close()
-		disableAfter := c.DisableAfter.Milliseconds()
-		// Health changes once per webhook per batch: its last result decides
-		// success or failure, and every failure in the batch counts.
-		type tally struct {
-			failures int
-			ok       bool
-			probeAt  int64
-		}
-		health := map[string]*tally{}
-		var order []string
-		for _, r := range c.Results {
-			a := r.Attempt
-			if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken); err != nil {
-				return fmt.Errorf("update notification: %w", err)
-			}
-			if r.WebhookID == "" {
-				continue
-			}
-			h := health[r.WebhookID]
-			if h == nil {
-				h = &tally{}
-				health[r.WebhookID] = h
-				order = append(order, r.WebhookID)
-			}
-			if r.Status == store.StatusDelivered {
-				h.ok, h.failures = true, 0
-			} else {
-				h.ok = false
-				h.failures++
-				h.probeAt = ms(r.ProbeAt)
-			}
-		}
-		for _, id := range order {
-			h := health[id]
-			var err error
-			if h.ok {
-				_, err = ok.ExecContext(ctx, now, id)
-			} else {
-				_, err = failed.ExecContext(ctx, h.failures, now, now, h.failures, store.CircuitThreshold, h.probeAt, disableAfter, now, disableAfter, id)
-			}
-			if err != nil {
-				return fmt.Errorf("update webhook health: %w", err)
-			}
-		}
-		return nil
+		changes, err = s.recordHealth(ctx, tx, c, health)
+		return err
 	})
+	return changes, err
 }
 
-// attemptRows is how many attempts one INSERT writes: one statement (one
-// round trip to PostgreSQL) per hundred attempts instead of one each.
+// completeEach records the results of a failed batch one at a time.
+func (s *Store) completeEach(ctx context.Context, c store.Completion, batchErr error) ([]store.WebhookChange, error) {
+	var changes []store.WebhookChange
+	aside := &store.SetAsideError{}
+	for _, r := range c.Results {
+		one := c
+		one.Results = []store.AttemptResult{r}
+		ch, err := s.completeTx(ctx, one)
+		if err != nil {
+			aside.Results = append(aside.Results, r)
+			aside.Errs = append(aside.Errs, err)
+			continue
+		}
+		changes = append(changes, ch...)
+	}
+	switch {
+	case len(aside.Results) == len(c.Results):
+		return nil, batchErr // nothing went in: the database, not a row
+	case len(aside.Results) > 0:
+		return changes, aside
+	}
+	return changes, nil
+}
+
+// storable returns results whose texts every backend stores: valid UTF-8
+// without NUL (PostgreSQL refuses both in text columns).
+func storable(results []store.AttemptResult) []store.AttemptResult {
+	var out []store.AttemptResult
+	for i, r := range results {
+		body, msg := cleanText(r.Attempt.ResponseBody), cleanText(r.Attempt.Error)
+		if body == r.Attempt.ResponseBody && msg == r.Attempt.Error {
+			continue
+		}
+		if out == nil {
+			out = append([]store.AttemptResult(nil), results...)
+		}
+		out[i].Attempt.ResponseBody, out[i].Attempt.Error = body, msg
+	}
+	if out == nil {
+		return results
+	}
+	return out
+}
+
+// cleanText replaces invalid UTF-8 and NUL with U+FFFD.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// attemptRows is how many attempts one INSERT writes where the dialect has
+// no arrays.
 const attemptRows = 100
 
-// insertAttempts writes the attempt log rows of results, attemptRows per
-// statement.
+// insertAttempts writes the attempt log rows of results: one statement
+// with arrays, else attemptRows per statement.
 func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.AttemptResult) error {
+	if s.d.Arrays {
+		cols := make([][]any, 8)
+		for _, r := range results {
+			a := r.Attempt
+			for i, v := range []any{a.NotificationID, int64(a.Number), ms(a.Started), a.Duration.Microseconds(),
+				int64(a.StatusCode), a.ResponseBody, a.ErrorKind, a.Error} {
+				cols[i] = append(cols[i], v)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error)
+			SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[])`,
+			textArray(cols[0]), intArray(cols[1]), intArray(cols[2]), intArray(cols[3]), intArray(cols[4]),
+			textArray(cols[5]), textArray(cols[6]), textArray(cols[7]))
+		if err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+		return nil
+	}
 	for start := 0; start < len(results); start += attemptRows {
 		chunk := results[start:min(start+attemptRows, len(results))]
 		var q strings.Builder
@@ -127,4 +157,57 @@ func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.Atte
 		}
 	}
 	return nil
+}
+
+// updateNotifications writes each notification's next state and ends its
+// lease, where the lease is still the result's.
+func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Completion) error {
+	now := ms(c.Now)
+	if s.d.Arrays {
+		ids, tokens, statuses := make([]string, len(c.Results)), make([]string, len(c.Results)), make([]string, len(c.Results))
+		attempts, next := make([]int64, len(c.Results)), make([]int64, len(c.Results))
+		for i, r := range c.Results {
+			ids[i], tokens[i], statuses[i] = r.Attempt.NotificationID, r.LeaseToken, r.Status
+			attempts[i], next[i] = int64(r.Attempt.Number), ms(r.NextAttemptAt)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
+				next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS v(id, token, status, attempts, next)
+			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'`,
+			now, ids, tokens, statuses, attempts, next)
+		if err != nil {
+			return fmt.Errorf("update notifications: %w", err)
+		}
+		return nil
+	}
+	upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
+		lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
+		WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
+	if err != nil {
+		return fmt.Errorf("prepare notification update: %w", err)
+	}
+	defer upd.Close()
+	for _, r := range c.Results {
+		a := r.Attempt
+		if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken); err != nil {
+			return fmt.Errorf("update notification: %w", err)
+		}
+	}
+	return nil
+}
+
+func textArray(v []any) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = x.(string)
+	}
+	return out
+}
+
+func intArray(v []any) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = x.(int64)
+	}
+	return out
 }

@@ -12,91 +12,146 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Publish stores events and fans each one out to every subscribed webhook of
-// the tenant, all in one transaction: when it returns nil, every event and
-// notification is committed. Event IDs and creation times are the caller's.
-func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
-	res, err := s.publish(ctx, req)
-	if errors.Is(err, errIdempotencyRace) {
-		// A concurrent publish with the same key committed first: this
-		// attempt rolled back, and the next one returns that publish.
-		res, err = s.publish(ctx, req)
-	}
-	return res, err
-}
-
 // errIdempotencyRace: another transaction recorded the same idempotency key
 // between this one's check and its insert.
 var errIdempotencyRace = errors.New("idempotency key recorded concurrently")
 
-func (s *Store) publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
-	var res store.PublishResult
-	err := s.write(ctx, func(tx *tx) error {
-		res = store.PublishResult{}
-		if req.IdempotencyKey != "" {
-			replay, found, err := s.replay(ctx, tx, req)
-			if err != nil || found {
-				res = replay
-				return err
-			}
-		}
-		hooks, err := subscribers(ctx, tx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		insEvent, err := s.prepare(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare event insert: %w", err)
-		}
-		defer insEvent.Close()
-		insNote, err := s.prepare(ctx, tx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
-			next_attempt_at, created_at, modified_at) VALUES (?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare notification insert: %w", err)
-		}
-		defer insNote.Close()
-		ids := make([]string, 0, len(req.Events))
-		for _, e := range req.Events {
-			created := ms(e.Created)
-			if _, err := insEvent.ExecContext(ctx, e.ID, req.TenantID, e.Name, []byte(e.Payload), created, e.TraceParent); err != nil {
-				return fmt.Errorf("insert event: %w", err)
-			}
-			pe := store.PublishedEvent{Event: e, Notifications: []store.NotificationRef{}}
-			for _, h := range hooks {
-				if !h.Subscribes(e.Name) {
-					continue
-				}
-				id, err := uuid.NewV7()
-				if err != nil {
-					return fmt.Errorf("notification id: %w", err)
-				}
-				if _, err := insNote.ExecContext(ctx, id.String(), req.TenantID, e.ID, h.ID, e.Name, created, created, created); err != nil {
-					return fmt.Errorf("insert notification: %w", err)
-				}
-				pe.Notifications = append(pe.Notifications, store.NotificationRef{ID: id.String(), WebhookID: h.ID})
-			}
-			res.Events = append(res.Events, pe)
-			ids = append(ids, e.ID)
-		}
-		if err := s.notify(ctx, tx); err != nil {
-			return err
-		}
-		if req.IdempotencyKey != "" {
-			idsJSON, _ := json.Marshal(ids)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_ids, created_at) VALUES (?, ?, ?, ?, ?)`,
-				req.TenantID, req.IdempotencyKey, req.RequestHash, idsJSON, ms(req.Now)); err != nil {
-				if s.d.IsUnique(err) {
-					return errIdempotencyRace
-				}
-				return fmt.Errorf("record idempotency key: %w", err)
-			}
-		}
-		return nil
-	})
+// publishTx stores a group of publishes in tx. A call that fails alone
+// (idempotency mismatch, fan-out bound) gets its error and writes nothing.
+func (s *Store) publishTx(ctx context.Context, tx *tx, group []*publishCall) error {
+	subs, err := s.subscribers(ctx, tx, group)
 	if err != nil {
-		return store.PublishResult{}, err
+		return err
 	}
-	return res, nil
+	rows := &publishRows{wakes: map[string]int64{}}
+	for _, c := range group {
+		c.res, c.err, c.leased = store.PublishResult{}, nil, nil
+		if err := s.publishOne(ctx, tx, c, subs[c.req.TenantID], rows); err != nil {
+			return err
+		}
+	}
+	if err := s.insertEvents(ctx, tx, rows.events); err != nil {
+		return err
+	}
+	if err := s.insertNotifications(ctx, tx, rows.notes); err != nil {
+		return err
+	}
+	if err := s.lowerWake(ctx, tx, rows.wakes); err != nil {
+		return err
+	}
+	if rows.queued {
+		return s.notify(ctx, tx)
+	}
+	return nil
+}
+
+// publishRows are the rows a group writes, in a few statements at its end.
+type publishRows struct {
+	events []store.Event
+	notes  []noteRow
+	wakes  map[string]int64
+	// queued: some notification was left for a claim (wake other replicas).
+	queued bool
+}
+
+type noteRow struct {
+	id, tenantID, eventID, webhookID, name string
+	created                                int64
+	leaseOwner, leaseToken                 string
+	leaseUntil                             int64
+}
+
+// publishOne adds one call's rows, or sets its own error.
+func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []store.Subscriber, rows *publishRows) error {
+	req := c.req
+	if req.IdempotencyKey != "" {
+		replay, found, err := s.replay(ctx, tx, req)
+		if errors.Is(err, store.ErrIdempotencyMismatch) {
+			c.err = err
+			return nil
+		}
+		if err != nil || found {
+			c.res = replay
+			return err
+		}
+	}
+	fanout := 0
+	for _, e := range req.Events {
+		for _, h := range hooks {
+			if subscribes(h.Events, e.Name) {
+				fanout++
+			}
+		}
+	}
+	if req.MaxFanout > 0 && fanout > req.MaxFanout {
+		c.err = fmt.Errorf("%d notifications, over the bound of %d: %w", fanout, req.MaxFanout, store.ErrFanout)
+		return nil
+	}
+	token := ""
+	if req.Handoff != nil {
+		token = req.Handoff.Owner() + "/" + uuid.NewString()
+	}
+	ids := make([]string, 0, len(req.Events))
+	for _, e := range req.Events {
+		e.TenantID = req.TenantID
+		rows.events = append(rows.events, e)
+		ids = append(ids, e.ID)
+		pe := store.PublishedEvent{Event: e, Notifications: []store.NotificationRef{}}
+		for i := range hooks {
+			h := &hooks[i]
+			if !subscribes(h.Events, e.Name) {
+				continue
+			}
+			id, err := uuid.NewV7()
+			if err != nil {
+				return fmt.Errorf("notification id: %w", err)
+			}
+			n := noteRow{id: id.String(), tenantID: req.TenantID, eventID: e.ID, webhookID: h.ID, name: e.Name, created: ms(e.Created)}
+			if req.Handoff != nil {
+				if until, ok := req.Handoff.Reserve(*h, req.Now); ok {
+					n.leaseOwner, n.leaseToken, n.leaseUntil = req.Handoff.Owner(), token, ms(until)
+					c.leased = append(c.leased, store.Claimed{ID: n.id, TenantID: req.TenantID, EventID: e.ID, WebhookID: h.ID,
+						EventName: e.Name, Attempt: 1, Payload: e.Payload, Published: e.Created, LeaseToken: token, TraceParent: e.TraceParent})
+				}
+			}
+			wake := n.leaseUntil // a lease runs out: its webhook must be looked at then
+			if n.leaseOwner == "" {
+				rows.queued = true
+				wake = n.created
+				if h.Health.CircuitOpen() {
+					wake = max(wake, ms(h.Health.CircuitOpenUntil))
+				}
+				// Later notifications of this group now wait behind it.
+				h.Due = true
+			}
+			if t, ok := rows.wakes[h.ID]; !ok || wake < t {
+				rows.wakes[h.ID] = wake
+			}
+			rows.notes = append(rows.notes, n)
+			pe.Notifications = append(pe.Notifications, store.NotificationRef{ID: n.id, WebhookID: h.ID})
+		}
+		c.res.Events = append(c.res.Events, pe)
+	}
+	if req.IdempotencyKey != "" {
+		idsJSON, _ := json.Marshal(ids)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_ids, created_at) VALUES (?, ?, ?, ?, ?)`,
+			req.TenantID, req.IdempotencyKey, req.RequestHash, idsJSON, ms(req.Now)); err != nil {
+			if s.d.IsUnique(err) {
+				return errIdempotencyRace
+			}
+			return fmt.Errorf("record idempotency key: %w", err)
+		}
+	}
+	return nil
+}
+
+func subscribes(events []string, name string) bool {
+	for _, e := range events {
+		if e == name || e == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // replay returns the earlier answer for req's idempotency key when one was
@@ -141,30 +196,92 @@ func (s *Store) replay(ctx context.Context, tx *tx, req store.PublishRequest) (s
 	return res, true, nil
 }
 
-// subscribers lists the tenant's webhooks that may receive notifications,
-// disabled ones included (their notifications wait for re-enabling).
-func subscribers(ctx context.Context, tx *tx, tenantID string) ([]store.Webhook, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY id`, tenantID)
+// subscribers lists, per tenant of the group, the webhooks that may
+// receive notifications, disabled ones included (their notifications wait
+// for re-enabling). Where rows lock, they are locked in id order (as every
+// writer of webhook rows does) when the group may hand work over, so that
+// max_in_flight is counted once across replicas; the leases other
+// dispatchers hold are counted for the webhooks that could take work.
+func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (map[string][]store.Subscriber, error) {
+	var tenants []any
+	seen := map[string]bool{}
+	handoff := ""
+	for _, c := range group {
+		if !seen[c.req.TenantID] {
+			seen[c.req.TenantID] = true
+			tenants = append(tenants, c.req.TenantID)
+		}
+		if c.req.Handoff != nil {
+			handoff = c.req.Handoff.Owner()
+		}
+	}
+	lock := ""
+	if handoff != "" {
+		lock = s.d.ForUpdate
+	}
+	now := ms(group[0].req.Now)
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, events, status, modified_at, consecutive_failures, circuit_open_until, wake_at
+		FROM webhooks WHERE tenant_id IN (`+placeholders(len(tenants))+`) AND deleted_at IS NULL ORDER BY id`+lock, tenants...)
 	if err != nil {
 		return nil, fmt.Errorf("find subscribers: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Webhook
+	out := map[string][]store.Subscriber{}
+	var candidates []any
 	for rows.Next() {
-		var w store.Webhook
+		var w store.Subscriber
+		var tenant string
 		var events []byte
-		if err := rows.Scan(&w.ID, &events); err != nil {
+		var modified, open, wake int64
+		if err := rows.Scan(&w.ID, &tenant, &events, &w.Status, &modified, &w.Health.ConsecutiveFailures, &open, &wake); err != nil {
 			return nil, fmt.Errorf("scan subscriber: %w", err)
 		}
-		if err := json.Unmarshal(events, &w.Events); err != nil {
-			return nil, fmt.Errorf("decode subscriber %s: %w", w.ID, err)
+		if err := s.decodeEvents(w.ID, modified, events, &w.Events); err != nil {
+			return nil, err
 		}
-		out = append(out, w)
+		w.Modified, w.Health.CircuitOpenUntil, w.Due = fromMS(modified), fromMS(open), wake <= now
+		if handoff != "" && w.Status == store.WebhookActive && !w.Due && !w.Health.CircuitOpen() {
+			candidates = append(candidates, w.ID)
+		}
+		out[tenant] = append(out[tenant], w)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find subscribers: %w", err)
 	}
-	return out, nil
+	rows.Close()
+	if s.d.OneProcess || len(candidates) == 0 {
+		return out, nil
+	}
+	return out, s.countOthersLeases(ctx, tx, out, candidates, handoff, now)
+}
+
+// countOthersLeases fills LeasedByOthers of the candidate subscribers.
+func (s *Store) countOthersLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, owner string, now int64) error {
+	args := append(append([]any{}, ids...), owner, now)
+	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(ids))+`)
+		AND lease_owner IS NOT NULL AND lease_owner <> ? AND lease_expires_at > ? GROUP BY webhook_id`, args...)
+	if err != nil {
+		return fmt.Errorf("count leases: %w", err)
+	}
+	defer rows.Close()
+	leased := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return fmt.Errorf("scan lease count: %w", err)
+		}
+		leased[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count leases: %w", err)
+	}
+	for _, list := range subs {
+		for i := range list {
+			list[i].LeasedByOthers = leased[list[i].ID]
+		}
+	}
+	return nil
 }
 
 // Event returns one of a tenant's events with its notifications.

@@ -32,14 +32,15 @@ func scanNotifications(rows *sql.Rows) ([]store.Notification, error) {
 	return out, nil
 }
 
-// DueWebhooks lists the active webhooks that have at least one notification
-// due at now and not leased. It returns versions, not whole webhooks: a
-// dispatcher reads (and decrypts) a webhook again only when it changed.
+// DueWebhooks lists the active webhooks whose wake time has come: those
+// that may have a notification due at now and not leased, a circuit ready
+// for its probe, or rate-limit tokens back. It walks the wake-time index, so
+// its cost follows the webhooks due, not the webhooks registered. It returns
+// versions, not whole webhooks: a dispatcher reads (and decrypts) a webhook
+// again only when it changed.
 func (s *Store) DueWebhooks(ctx context.Context, now time.Time) ([]store.WebhookVersion, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT w.id, w.modified_at FROM webhooks w
-		WHERE w.deleted_at IS NULL AND w.status = 'ACTIVE' AND EXISTS (
-			SELECT 1 FROM notifications n WHERE n.webhook_id = w.id AND n.status = 'PENDING'
-			AND n.next_attempt_at <= ? AND n.lease_expires_at <= ?)`, ms(now), ms(now))
+	rows, err := s.r.QueryContext(ctx, `SELECT id, modified_at FROM webhooks
+		WHERE deleted_at IS NULL AND status = 'ACTIVE' AND wake_at <= ?`, ms(now))
 	if err != nil {
 		return nil, fmt.Errorf("find due webhooks: %w", err)
 	}
@@ -77,19 +78,12 @@ func (s *Store) WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook
 	return s.scanWebhooks(rows)
 }
 
-// NextDue returns when the earliest pending notification of an active
-// webhook falls due after the given time, or an open circuit lets its next
-// probe through (zero when neither), so a dispatcher can sleep until then.
+// NextDue returns the earliest wake time of an active webhook after the
+// given time (zero when none), so a dispatcher can sleep until then.
 func (s *Store) NextDue(ctx context.Context, after time.Time) (time.Time, error) {
 	var next sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT min(t) FROM (
-			SELECT (SELECT min(n.next_attempt_at) FROM notifications n
-				WHERE n.webhook_id = w.id AND n.status = 'PENDING' AND n.next_attempt_at > ?) AS t
-			FROM webhooks w WHERE w.deleted_at IS NULL AND w.status = 'ACTIVE'
-			UNION ALL
-			SELECT circuit_open_until FROM webhooks
-			WHERE deleted_at IS NULL AND status = 'ACTIVE' AND circuit_open_until > ?
-		) AS due`, ms(after), ms(after)).Scan(&next)
+	err := s.r.QueryRowContext(ctx, `SELECT min(wake_at) FROM webhooks
+		WHERE deleted_at IS NULL AND status = 'ACTIVE' AND wake_at > ? AND wake_at < ?`, ms(after), neverWake).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next due notification: %w", err)
 	}
@@ -101,6 +95,10 @@ func (s *Store) NextDue(ctx context.Context, after time.Time) (time.Time, error)
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT DISTINCT webhook_id
+			FROM notifications WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?))`, owner, owner); err != nil {
+			return fmt.Errorf("wake webhooks of released leases: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0
 			WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`, owner, owner)
 		if err != nil {
@@ -128,10 +126,13 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 		if err != nil {
 			return fmt.Errorf("requeue expired: %w", err)
 		}
-		if n, _ = res.RowsAffected(); n > 0 {
-			return s.notify(ctx, tx)
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
 		}
-		return nil
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE tenant_id = ?`, f.TenantID); err != nil {
+			return fmt.Errorf("wake requeued webhooks: %w", err)
+		}
+		return s.notify(ctx, tx)
 	})
 	return int(n), err
 }

@@ -37,6 +37,9 @@ type Dialect struct {
 	// is exact, so claims need not count leases (a lease still held while
 	// its result is being recorded does not hold back the next claim).
 	OneProcess bool
+	// Arrays says the database takes arrays as parameters (PostgreSQL's
+	// unnest): a batch is written in one statement instead of one per row.
+	Arrays bool
 }
 
 // Store is Herald's store on a SQL database. It is safe for concurrent use.
@@ -45,6 +48,8 @@ type Store struct {
 	d     *Dialect
 	seal  Sealer   // nil: secrets stored as they are
 	stmts sync.Map // query -> *sql.Stmt prepared once on the writer pool
+	subs  sync.Map // webhook id -> subscription (decoded event lists)
+	pub   publishers
 }
 
 // Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
@@ -108,8 +113,9 @@ func (s *Store) cache(ctx context.Context, queries []string) {
 	}
 }
 
-// Close closes the pools.
+// Close stops the publishers and closes the pools.
 func (s *Store) Close() error {
+	s.stopPublishers()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true

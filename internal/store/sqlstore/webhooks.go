@@ -35,9 +35,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 				return fmt.Errorf("tenant has %d webhooks: %w", n, store.ErrLimit)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		// A new webhook has nothing pending: nothing to wake for.
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.TenantID, w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
-			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure))
+			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure), neverWake)
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
@@ -103,7 +104,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 		h := w.Health
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
 			previous_secret = ?, previous_secret_until = ?, modified_at = ?, consecutive_failures = ?, failing_since = ?,
-			circuit_open_until = ? WHERE id = ? AND tenant_id = ?`,
+			circuit_open_until = ?, wake_at = 0 WHERE id = ? AND tenant_id = ?`,
 			w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Modified),
 			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), id, tenantID)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -129,7 +130,7 @@ func testConcurrentPublishClaim(t *testing.T, newStore NewStoreFunc) {
 					}
 					results[i] = result(x, store.StatusDelivered, now, time.Time{})
 				}
-				if err := s.Complete(ctx, store.Completion{Results: results, Now: now}); err != nil {
+				if _, err := s.Complete(ctx, store.Completion{Results: results, Now: now, Health: policy.Policy{}}); err != nil {
 					errs <- fmt.Errorf("complete: %w", err)
 					return
 				}
@@ -218,7 +219,7 @@ func BenchClaimComplete(b *testing.B, newStore NewStoreFunc) {
 		for _, x := range got {
 			results = append(results, result(x, store.StatusDelivered, now, time.Time{}))
 		}
-		if err := s.Complete(ctx, store.Completion{Results: results, Now: now}); err != nil {
+		if _, err := s.Complete(ctx, store.Completion{Results: results, Now: now, Health: policy.Policy{}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -22,37 +22,17 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Store is every store method the contract covers.
+// Store is every store method the contract covers: what the API and the
+// dispatcher consume, each declared once where it is consumed.
 type Store interface {
-	CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error
-	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
-	Tenants(ctx context.Context, p store.Page) ([]store.Tenant, store.Paging, error)
-	CreateAPIKey(ctx context.Context, k store.APIKey) error
-	APIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
-	APIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error)
-	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
-
-	CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant int) error
-	Webhook(ctx context.Context, tenantID, id string) (store.Webhook, error)
-	Webhooks(ctx context.Context, tenantID string, p store.Page) ([]store.Webhook, store.Paging, error)
-	UpdateWebhook(ctx context.Context, tenantID, id string, change func(*store.Webhook) error) (store.Webhook, error)
-	DeleteWebhook(ctx context.Context, tenantID, id string, now time.Time) (int, error)
-
-	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
-	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
-
-	DueWebhooks(ctx context.Context, now time.Time) ([]store.WebhookVersion, error)
-	WebhooksByID(ctx context.Context, ids []string) ([]store.Webhook, error)
-	NextDue(ctx context.Context, after time.Time) (time.Time, error)
-	Claim(ctx context.Context, c store.Claim) ([]store.Claimed, error)
-	Complete(ctx context.Context, c store.Completion) error
-	ReleaseLeases(ctx context.Context, owner string) (int, error)
-	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
-	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
-
+	api.Store
+	delivery.Queue
 	Close() error
 }
 
@@ -149,12 +129,12 @@ func result(c store.Claimed, status string, started, next time.Time) store.Attem
 	} else {
 		a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error = 500, "boom", "http_status", "HTTP 500"
 	}
-	return store.AttemptResult{LeaseToken: c.LeaseToken, Attempt: a, Status: status, NextAttemptAt: next}
+	return store.AttemptResult{LeaseToken: c.LeaseToken, WebhookID: c.WebhookID, Attempt: a, Status: status, NextAttemptAt: next}
 }
 
 func complete(tb testing.TB, s Store, now time.Time, results ...store.AttemptResult) {
 	tb.Helper()
-	if err := s.Complete(ctxOf(tb), store.Completion{Results: results, Now: now}); err != nil {
+	if _, err := s.Complete(ctxOf(tb), store.Completion{Results: results, Now: now, Health: policy.Policy{}}); err != nil {
 		tb.Fatalf("complete: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -134,7 +135,8 @@ func testClaim(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("claimed %d leased notifications", len(got))
 	}
 	// A zero limit claims nothing.
-	NoErr(t, s.Complete(ctx, store.Completion{Now: now}), "complete nothing")
+	_, err = s.Complete(ctx, store.Completion{Now: now, Health: policy.Policy{}})
+	NoErr(t, err, "complete nothing")
 	if _, err := s.ReleaseLeases(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,8 @@ func testComplete(t *testing.T, newStore NewStoreFunc) {
 	gaveUp := store.AttemptResult{LeaseToken: c[2].LeaseToken, Status: store.StatusExpired, Attempt: store.Attempt{
 		NotificationID: c[2].ID, Number: 1, Started: started, Duration: 2 * time.Millisecond, StatusCode: 500,
 		ResponseBody: `{"error":"down"}`, ErrorKind: "http_status", Error: "HTTP 500"}}
-	NoErr(t, s.Complete(ctx, store.Completion{Results: []store.AttemptResult{ok, failed, gaveUp}, Now: done}), "complete")
+	_, err := s.Complete(ctx, store.Completion{Results: []store.AttemptResult{ok, failed, gaveUp}, Now: done, Health: policy.Policy{}})
+	NoErr(t, err, "complete")
 
 	for i, r := range []store.AttemptResult{ok, failed, gaveUp} {
 		n := note(t, s, ten.ID, ids[i])

@@ -1,11 +1,11 @@
-package delivery_test
+package policy_test
 
 import (
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -13,8 +13,8 @@ func retryIntPtr(n int) *int { return &n }
 
 func TestPolicyDefaultSchedule(t *testing.T) {
 	want := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
-	if !slices.Equal(delivery.DefaultSchedule, want) {
-		t.Fatalf("DefaultSchedule = %v, want %v (SPEC section 3)", delivery.DefaultSchedule, want)
+	if !slices.Equal(policy.DefaultSchedule, want) {
+		t.Fatalf("DefaultSchedule = %v, want %v (SPEC section 3)", policy.DefaultSchedule, want)
 	}
 	var total time.Duration
 	for _, d := range want {
@@ -26,12 +26,12 @@ func TestPolicyDefaultSchedule(t *testing.T) {
 }
 
 func TestPolicyNext(t *testing.T) {
-	def := delivery.Policy{Schedule: delivery.DefaultSchedule}
-	short := delivery.Policy{Schedule: []time.Duration{time.Second, 30 * time.Second}}
+	def := policy.Policy{Schedule: policy.DefaultSchedule}
+	short := policy.Policy{Schedule: []time.Duration{time.Second, 30 * time.Second}}
 	none := store.WebhookConfig{}
 	tests := []struct {
 		name       string
-		policy     delivery.Policy
+		policy     policy.Policy
 		cfg        store.WebhookConfig
 		attempt    int
 		retryAfter time.Duration
@@ -50,7 +50,7 @@ func TestPolicyNext(t *testing.T) {
 		{"custom schedule 1", short, none, 1, 0, time.Second, true},
 		{"custom schedule 2", short, none, 2, 0, 30 * time.Second, true},
 		{"custom schedule 3 expires", short, none, 3, 0, 0, false},
-		{"empty schedule expires at once", delivery.Policy{}, none, 1, 0, 0, false},
+		{"empty schedule expires at once", policy.Policy{}, none, 1, 0, 0, false},
 
 		{"max_retries 0 expires after the first attempt", def, store.WebhookConfig{MaxRetries: retryIntPtr(0)}, 1, 0, 0, false},
 		{"max_retries 2: attempt 1", def, store.WebhookConfig{MaxRetries: retryIntPtr(2)}, 1, 0, 5 * time.Second, true},
@@ -59,7 +59,7 @@ func TestPolicyNext(t *testing.T) {
 		{"max_retries 10 beyond schedule uses its last wait", def, store.WebhookConfig{MaxRetries: retryIntPtr(10)}, 9, 0, 10 * time.Hour, true},
 		{"max_retries 10: attempt 10", def, store.WebhookConfig{MaxRetries: retryIntPtr(10)}, 10, 0, 10 * time.Hour, true},
 		{"max_retries 10: attempt 11 expires", def, store.WebhookConfig{MaxRetries: retryIntPtr(10)}, 11, 0, 0, false},
-		{"max_retries 3 with empty schedule retries without waiting", delivery.Policy{}, store.WebhookConfig{MaxRetries: retryIntPtr(3)}, 1, 0, 0, true},
+		{"max_retries 3 with empty schedule retries without waiting", policy.Policy{}, store.WebhookConfig{MaxRetries: retryIntPtr(3)}, 1, 0, 0, true},
 
 		{"interval 60s: attempt 1", def, store.WebhookConfig{RetryIntervalSeconds: retryIntPtr(60)}, 1, 0, time.Minute, true},
 		{"interval 60s: attempt 5", def, store.WebhookConfig{RetryIntervalSeconds: retryIntPtr(60)}, 5, 0, time.Minute, true},
@@ -67,13 +67,13 @@ func TestPolicyNext(t *testing.T) {
 		{"interval 60s keeps the schedule's count", def, store.WebhookConfig{RetryIntervalSeconds: retryIntPtr(60)}, 8, 0, 0, false},
 		{"interval with max_retries 2: attempt 2", def, store.WebhookConfig{MaxRetries: retryIntPtr(2), RetryIntervalSeconds: retryIntPtr(30)}, 2, 0, 30 * time.Second, true},
 		{"interval with max_retries 2: attempt 3 expires", def, store.WebhookConfig{MaxRetries: retryIntPtr(2), RetryIntervalSeconds: retryIntPtr(30)}, 3, 0, 0, false},
-		{"interval with empty schedule and max_retries", delivery.Policy{}, store.WebhookConfig{MaxRetries: retryIntPtr(4), RetryIntervalSeconds: retryIntPtr(15)}, 4, 0, 15 * time.Second, true},
+		{"interval with empty schedule and max_retries", policy.Policy{}, store.WebhookConfig{MaxRetries: retryIntPtr(4), RetryIntervalSeconds: retryIntPtr(15)}, 4, 0, 15 * time.Second, true},
 
 		{"Retry-After longer than the wait is used", def, none, 1, 7 * time.Second, 7 * time.Second, true},
 		{"Retry-After shorter than the wait is ignored", def, none, 2, 7 * time.Second, 5 * time.Minute, true},
 		{"Retry-After equal to the wait", def, none, 1, 5 * time.Second, 5 * time.Second, true},
-		{"Retry-After is capped", def, none, 1, 48 * time.Hour, delivery.MaxRetryAfter, true},
-		{"Retry-After exactly the cap", def, none, 1, delivery.MaxRetryAfter, delivery.MaxRetryAfter, true},
+		{"Retry-After is capped", def, none, 1, 48 * time.Hour, policy.MaxRetryAfter, true},
+		{"Retry-After exactly the cap", def, none, 1, policy.MaxRetryAfter, policy.MaxRetryAfter, true},
 		{"Retry-After over a fixed interval", def, store.WebhookConfig{RetryIntervalSeconds: retryIntPtr(10)}, 3, time.Minute, time.Minute, true},
 		{"Retry-After does not revive an expired notification", def, none, 8, time.Minute, 0, false},
 		{"Retry-After with max_retries 0", def, store.WebhookConfig{MaxRetries: retryIntPtr(0)}, 1, time.Minute, 0, false},
@@ -81,7 +81,7 @@ func TestPolicyNext(t *testing.T) {
 		// shortens the webhook's own longer wait (SPEC: honoured "when it
 		// asks for longer").
 		{"capped Retry-After never shortens a longer interval", def, store.WebhookConfig{RetryIntervalSeconds: retryIntPtr(2 * 24 * 3600)}, 1, 72 * time.Hour, 48 * time.Hour, true},
-		{"capped Retry-After never shortens a longer schedule wait", delivery.Policy{Schedule: []time.Duration{72 * time.Hour}}, none, 1, 100 * time.Hour, 72 * time.Hour, true},
+		{"capped Retry-After never shortens a longer schedule wait", policy.Policy{Schedule: []time.Duration{72 * time.Hour}}, none, 1, 100 * time.Hour, 72 * time.Hour, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +94,7 @@ func TestPolicyNext(t *testing.T) {
 }
 
 func TestPolicyNextJitter(t *testing.T) {
-	p := delivery.Policy{Schedule: delivery.DefaultSchedule, Jitter: 0.1}
+	p := policy.Policy{Schedule: policy.DefaultSchedule, Jitter: 0.1}
 	tests := []struct {
 		name    string
 		cfg     store.WebhookConfig
@@ -142,7 +142,7 @@ func TestPolicyNextJitter(t *testing.T) {
 		}
 	})
 	t.Run("no jitter is deterministic", func(t *testing.T) {
-		p := delivery.Policy{Schedule: delivery.DefaultSchedule}
+		p := policy.Policy{Schedule: policy.DefaultSchedule}
 		for i := 0; i < 50; i++ {
 			if got, _ := p.Next(store.WebhookConfig{}, 2, 0); got != 5*time.Minute {
 				t.Fatalf("Next without jitter = %v, want 5m", got)
@@ -162,7 +162,7 @@ func TestParseSchedule(t *testing.T) {
 		{" 1s , 2m ,3h ", []time.Duration{time.Second, 2 * time.Minute, 3 * time.Hour}, false},
 		{"1s,,2s,", []time.Duration{time.Second, 2 * time.Second}, false},
 		{"1h30m,500ms", []time.Duration{90 * time.Minute, 500 * time.Millisecond}, false},
-		{"5s,5m,30m,2h,5h,10h,10h", delivery.DefaultSchedule, false},
+		{"5s,5m,30m,2h,5h,10h,10h", policy.DefaultSchedule, false},
 		{"", nil, true},
 		{" ", nil, true},
 		{",,", nil, true},
@@ -177,7 +177,7 @@ func TestParseSchedule(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := delivery.ParseSchedule(tc.in)
+			got, err := policy.ParseSchedule(tc.in)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("ParseSchedule(%q) = %v, nil; want an error", tc.in, got)

@@ -1,8 +1,7 @@
-package delivery
+package policy
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -42,13 +41,6 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-// Policy decides when a failed notification is tried again.
-type Policy struct {
-	// Schedule is the service-wide wait before each retry.
-	Schedule []time.Duration
-	// Jitter adds up to this fraction of each wait at random (0.1: 10%).
-	Jitter float64
-}
 
 // Next says, after the attempt numbered attempt (counted from 1 within the
 // current retry budget) failed, how long to wait before the next one, or
@@ -71,7 +63,7 @@ func (p Policy) Next(cfg store.WebhookConfig, attempt int, retryAfter time.Durat
 		wait = p.Schedule[min(attempt, len(p.Schedule))-1]
 	}
 	if p.Jitter > 0 && wait > 0 {
-		wait += time.Duration(rand.Float64() * p.Jitter * float64(wait))
+		wait += time.Duration(p.random() * p.Jitter * float64(wait))
 	}
 	// A longer Retry-After is honoured up to MaxRetryAfter; the cap never
 	// shortens the wait the policy already chose.

@@ -1,0 +1,53 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Owner names this dispatcher in leases (store.Handoff).
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }
+
+// Reserve takes a slot for a notification of s being published now, when
+// it can be run at once by this process: the dispatcher is running, the
+// webhook is active, prepared and unchanged, its circuit is closed, it is
+// neither ordered nor rate limited (those go through the queue, which
+// keeps their order and their shared bucket), its queue holds nothing the
+// notification would overtake, and it and the service have free slots.
+func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool) {
+	if s.Status != store.WebhookActive || s.Due || s.Health.CircuitOpen() {
+		return time.Time{}, false
+	}
+	d.mu.Lock()
+	t := d.targets[s.ID]
+	running := d.attemptCtx != nil
+	d.mu.Unlock()
+	if !running || t == nil || t.Stale(s.Modified, now) {
+		return time.Time{}, false
+	}
+	w := &t.Webhook
+	if w.Config.Ordered || w.Config.RateLimitPerSecond != nil {
+		return time.Time{}, false
+	}
+	if !d.slots.tryTake(s.ID, d.maxInFlight(w)-s.LeasedByOthers) {
+		return time.Time{}, false
+	}
+	return now.Add(max(d.cfg.Lease, timeout(w)+leaseMargin)), true
+}
+
+// Release gives back slots reserved by a publish that did not commit.
+func (d *Dispatcher) Release(webhookID string, n int) { d.slots.release(webhookID, n) }
+
+// Take runs the notifications a committed publish reserved slots for.
+func (d *Dispatcher) Take(claimed []store.Claimed) {
+	now := d.now()
+	d.mu.Lock()
+	for _, n := range claimed {
+		if t := d.targets[n.WebhookID]; t != nil {
+			t.used = now
+		}
+	}
+	d.mu.Unlock()
+	d.start(claimed)
+}

@@ -1,0 +1,233 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// webhookHealth is one webhook's health row as a completion reads and
+// writes it.
+type webhookHealth struct {
+	id, tenantID, status string
+	// wake is the webhook's exact wake time after the batch (ms).
+	wake int64
+	h                    store.Health
+	change               store.WebhookChange
+	disable              bool
+}
+
+// lockHealth reads the health of the webhooks the results belong to. Where
+// the dialect locks rows it locks them, in id order (every writer of
+// webhook rows locks them first and in that order, so none deadlock), so
+// that replicas recording results of one webhook fold them one after the
+// other.
+func (s *Store) lockHealth(ctx context.Context, tx *tx, results []store.AttemptResult) (map[string]*webhookHealth, error) {
+	var ids []any
+	seen := map[string]bool{}
+	for _, r := range results {
+		if r.WebhookID != "" && !seen[r.WebhookID] {
+			seen[r.WebhookID] = true
+			ids = append(ids, r.WebhookID)
+		}
+	}
+	out := make(map[string]*webhookHealth, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, status, consecutive_failures, failing_since, circuit_open_until,
+		last_success_at, last_failure_at FROM webhooks WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+s.d.ForUpdate, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook health: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		w := &webhookHealth{}
+		var failing, open, success, failure int64
+		if err := rows.Scan(&w.id, &w.tenantID, &w.status, &w.h.ConsecutiveFailures, &failing, &open, &success, &failure); err != nil {
+			return nil, fmt.Errorf("scan webhook health: %w", err)
+		}
+		w.h = store.Health{ConsecutiveFailures: w.h.ConsecutiveFailures, FailingSince: fromMS(failing),
+			CircuitOpenUntil: fromMS(open), LastSuccess: fromMS(success), LastFailure: fromMS(failure)}
+		w.change = store.WebhookChange{WebhookID: w.id, TenantID: w.tenantID}
+		out[w.id] = w
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read webhook health: %w", err)
+	}
+	return out, nil
+}
+
+// recordHealth folds the results into their webhooks' health through the
+// policy, in order, and writes every webhook's new health in one statement
+// (arrays) or one per webhook. It returns the changes worth logging.
+func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, health map[string]*webhookHealth) ([]store.WebhookChange, error) {
+	var order []*webhookHealth
+	for _, r := range c.Results {
+		w := health[r.WebhookID]
+		if w == nil {
+			continue // deleted meanwhile
+		}
+		if len(order) == 0 || !containsHealth(order, w) {
+			order = append(order, w)
+		}
+		var ch store.HealthChange
+		w.h, ch = c.Health.Record(w.h, r)
+		w.change.Opened = w.change.Opened || ch.Opened
+		w.change.Closed = w.change.Closed || ch.Closed
+		w.disable = w.disable || (ch.Disable && w.status == store.WebhookActive)
+		if r.Status == store.StatusExpired {
+			w.change.Expired++
+		}
+	}
+	var changes []store.WebhookChange
+	for _, w := range order {
+		w.change.Failures = w.h.ConsecutiveFailures
+		w.change.Disable = w.disable
+		if w.change.Opened || w.change.Closed || w.change.Disable || w.change.Expired > 0 {
+			changes = append(changes, w.change)
+		}
+	}
+	if err := s.exactWakes(ctx, tx, order); err != nil {
+		return nil, err
+	}
+	if err := s.writeHealth(ctx, tx, order); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// exactWakes computes each webhook's wake time after the batch: its next
+// claimable notification, or its probe time while its circuit stays open.
+// The rows are locked (or the writer is single), so the value stands.
+func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) error {
+	if s.d.Arrays && len(hooks) > 1 {
+		ids := make([]string, len(hooks))
+		for i, w := range hooks {
+			ids[i] = w.id
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT w.id,
+			(SELECT next_attempt_at FROM notifications WHERE webhook_id = w.id AND status = 'PENDING' AND lease_owner IS NULL
+				ORDER BY next_attempt_at LIMIT 1),
+			(SELECT lease_expires_at FROM notifications WHERE webhook_id = w.id AND lease_owner IS NOT NULL
+				ORDER BY lease_expires_at LIMIT 1)
+			FROM unnest(?::text[]) AS w(id)`, ids)
+		if err != nil {
+			return fmt.Errorf("next wake times: %w", err)
+		}
+		defer rows.Close()
+		byID := make(map[string]*webhookHealth, len(hooks))
+		for _, w := range hooks {
+			byID[w.id] = w
+		}
+		for rows.Next() {
+			var id string
+			var due, lease sql.NullInt64
+			if err := rows.Scan(&id, &due, &lease); err != nil {
+				return fmt.Errorf("scan next wake time: %w", err)
+			}
+			byID[id].wake = earliest(due, lease)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("next wake times: %w", err)
+		}
+	} else {
+		for _, w := range hooks {
+			wake, err := s.nextWake(ctx, tx, w.id)
+			if err != nil {
+				return err
+			}
+			w.wake = wake
+		}
+	}
+	for _, w := range hooks {
+		if w.h.CircuitOpen() && w.wake != neverWake {
+			w.wake = max(w.wake, ms(w.h.CircuitOpenUntil))
+		}
+	}
+	return nil
+}
+
+func containsHealth(list []*webhookHealth, w *webhookHealth) bool {
+	for _, x := range list {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) writeHealth(ctx context.Context, tx *tx, hooks []*webhookHealth) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	if s.d.Arrays {
+		n := len(hooks)
+		ids := make([]string, n)
+		failures, failing, open, success, failure := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		disable, wake := make([]bool, n), make([]int64, n)
+		for i, w := range hooks {
+			ids[i], disable[i], wake[i] = w.id, w.disable, w.wake
+			failures[i], failing[i], open[i] = int64(w.h.ConsecutiveFailures), ms(w.h.FailingSince), ms(w.h.CircuitOpenUntil)
+			success[i], failure[i] = ms(w.h.LastSuccess), ms(w.h.LastFailure)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE webhooks AS w SET consecutive_failures = v.failures, failing_since = v.failing,
+				circuit_open_until = v.open, last_success_at = v.success, last_failure_at = v.failure,
+				status = CASE WHEN v.disable THEN 'DISABLED' ELSE w.status END, wake_at = v.wake
+			FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[])
+				AS v(id, failures, failing, open, success, failure, disable, wake)
+			WHERE w.id = v.id`, ids, failures, failing, open, success, failure, disable, wake)
+		if err != nil {
+			return fmt.Errorf("update webhook health: %w", err)
+		}
+		return nil
+	}
+	upd, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ?,
+		last_success_at = ?, last_failure_at = ?, status = CASE WHEN ? THEN 'DISABLED' ELSE status END, wake_at = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare health update: %w", err)
+	}
+	defer upd.Close()
+	for _, w := range hooks {
+		if _, err := upd.ExecContext(ctx, w.h.ConsecutiveFailures, ms(w.h.FailingSince), ms(w.h.CircuitOpenUntil),
+			ms(w.h.LastSuccess), ms(w.h.LastFailure), w.disable, w.wake, w.id); err != nil {
+			return fmt.Errorf("update webhook health: %w", err)
+		}
+	}
+	return nil
+}
+
+// lowerWake makes each webhook's wake time no later than the given time
+// (ms): it is the earliest a claim for the webhook may find work, so every
+// write that makes work due sooner lowers it. It writes only rows it
+// lowers.
+func (s *Store) lowerWake(ctx context.Context, tx *tx, wakes map[string]int64) error {
+	if len(wakes) == 0 {
+		return nil
+	}
+	if s.d.Arrays {
+		ids, at := make([]string, 0, len(wakes)), make([]int64, 0, len(wakes))
+		for id, t := range wakes {
+			ids, at = append(ids, id), append(at, t)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks AS w SET wake_at = v.at
+			FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id AND w.wake_at > v.at`, ids, at); err != nil {
+			return fmt.Errorf("lower wake times: %w", err)
+		}
+		return nil
+	}
+	upd, err := s.prepare(ctx, tx, `UPDATE webhooks SET wake_at = ? WHERE id = ? AND wake_at > ?`)
+	if err != nil {
+		return fmt.Errorf("prepare wake update: %w", err)
+	}
+	defer upd.Close()
+	for id, t := range wakes {
+		if _, err := upd.ExecContext(ctx, t, id, t); err != nil {
+			return fmt.Errorf("lower wake time: %w", err)
+		}
+	}
+	return nil
+}
+

@@ -1,0 +1,217 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Publishing is group-committed: concurrent Publish calls queue up, and a
+// publisher takes whatever has queued while it committed the last group
+// and stores it in one transaction (SQLite has one writer; PostgreSQL saves
+// round trips). Each call returns only once the transaction holding its
+// rows has committed. A call that fails on its own (an idempotency key
+// reused with another body, a fan-out over its bound) fails alone; when the
+// group's transaction fails, each call is tried again in a transaction of
+// its own, so one bad request never fails the others.
+
+// Group bounds: a group is committed once it holds this many calls or
+// events, so no transaction holds the writer for long.
+const (
+	groupCalls  = 256
+	groupEvents = 2000
+)
+
+// publishCall is one Publish waiting for its group.
+type publishCall struct {
+	ctx  context.Context
+	req  store.PublishRequest
+	res  store.PublishResult
+	err  error
+	done chan struct{}
+	// leased: the notifications handed to req.Handoff, by webhook, to take
+	// after the commit or give back after a failure.
+	leased []store.Claimed
+}
+
+// publishers runs the group committers of a store.
+type publishers struct {
+	once   sync.Once
+	calls  chan *publishCall
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed bool
+	mu     sync.Mutex
+}
+
+// Publish stores events and fans each one out to every subscribed webhook of
+// the tenant, atomically: when it returns nil, every event and notification
+// is committed. Event IDs and creation times are the caller's.
+func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
+	s.startPublishers()
+	c := &publishCall{ctx: ctx, req: req, done: make(chan struct{})}
+	select {
+	case s.pub.calls <- c:
+	case <-ctx.Done():
+		return store.PublishResult{}, fmt.Errorf("publish: %w", ctx.Err())
+	case <-s.pub.stop:
+		return store.PublishResult{}, errors.New("publish: store closed")
+	}
+	<-c.done
+	return c.res, c.err
+}
+
+// startPublishers starts the group committers on first use: one where the
+// database has a single writer, a few where transactions run side by side.
+func (s *Store) startPublishers() {
+	s.pub.once.Do(func() {
+		s.pub.calls = make(chan *publishCall)
+		s.pub.stop = make(chan struct{})
+		n := 1
+		if !s.d.OneProcess {
+			n = 4
+		}
+		for range n {
+			s.pub.wg.Add(1)
+			go func() {
+				defer s.pub.wg.Done()
+				s.publishLoop()
+			}()
+		}
+	})
+}
+
+// stopPublishers ends the group committers (Close).
+func (s *Store) stopPublishers() {
+	s.pub.mu.Lock()
+	defer s.pub.mu.Unlock()
+	if s.pub.closed || s.pub.stop == nil {
+		s.pub.closed = true
+		return
+	}
+	s.pub.closed = true
+	close(s.pub.stop)
+	s.pub.wg.Wait()
+}
+
+func (s *Store) publishLoop() {
+	for {
+		var first *publishCall
+		select {
+		case first = <-s.pub.calls:
+		case <-s.pub.stop:
+			return
+		}
+		group, events := []*publishCall{first}, len(first.req.Events)
+	fill:
+		for len(group) < groupCalls && events < groupEvents {
+			select {
+			case c := <-s.pub.calls:
+				group = append(group, c)
+				events += len(c.req.Events)
+			default:
+				break fill
+			}
+		}
+		s.publishGroup(group)
+	}
+}
+
+// publishGroup commits a group and answers its calls.
+func (s *Store) publishGroup(group []*publishCall) {
+	live := group[:0:0]
+	for _, c := range group {
+		if err := c.ctx.Err(); err != nil {
+			c.err = fmt.Errorf("publish: %w", err)
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	// A key used twice in one group: the later call goes in a group of its
+	// own afterwards, and sees the first one's record.
+	now, later := splitRepeatedKeys(live)
+	if len(now) > 0 {
+		s.commitGroup(now)
+	}
+	for _, c := range later {
+		s.commitGroup([]*publishCall{c})
+	}
+}
+
+func splitRepeatedKeys(group []*publishCall) (now, later []*publishCall) {
+	seen := map[[2]string]bool{}
+	for _, c := range group {
+		if c.req.IdempotencyKey != "" {
+			k := [2]string{c.req.TenantID, c.req.IdempotencyKey}
+			if seen[k] {
+				later = append(later, c)
+				continue
+			}
+			seen[k] = true
+		}
+		now = append(now, c)
+	}
+	return now, later
+}
+
+// commitGroup runs a group in one transaction; if it fails, each call runs
+// alone.
+func (s *Store) commitGroup(group []*publishCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
+	if err != nil {
+		for _, c := range group {
+			c.release()
+		}
+		if len(group) > 1 {
+			for _, c := range group {
+				s.commitGroup([]*publishCall{c})
+			}
+			return
+		}
+		c := group[0]
+		if errors.Is(err, errIdempotencyRace) {
+			// A concurrent publish with the same key committed first: the
+			// next try returns that publish.
+			c.res, c.leased = store.PublishResult{}, nil
+			err = s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
+			if err != nil {
+				c.release()
+			}
+		}
+		if err != nil {
+			c.res, c.err = store.PublishResult{}, err
+			close(c.done)
+			return
+		}
+	}
+	for _, c := range group {
+		if len(c.leased) > 0 && c.err == nil {
+			c.req.Handoff.Take(c.leased)
+		}
+		close(c.done)
+	}
+}
+
+// release gives back the slots the call reserved in a transaction that
+// did not commit.
+func (c *publishCall) release() {
+	if c.req.Handoff == nil {
+		c.leased = nil
+		return
+	}
+	n := map[string]int{}
+	for _, l := range c.leased {
+		n[l.WebhookID]++
+	}
+	for id, k := range n {
+		c.req.Handoff.Release(id, k)
+	}
+	c.leased = nil
+}

@@ -1,0 +1,136 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// subscription is a webhook's decoded event list as of a modification.
+type subscription struct {
+	modified int64
+	events   []string
+}
+
+// decodeEvents decodes a webhook's stored event list, once per
+// modification of the webhook: publishes read it for every subscriber.
+func (s *Store) decodeEvents(id string, modified int64, raw []byte, out *[]string) error {
+	if v, ok := s.subs.Load(id); ok && v.(subscription).modified == modified {
+		*out = v.(subscription).events
+		return nil
+	}
+	var events []string
+	if err := json.Unmarshal(raw, &events); err != nil {
+		return fmt.Errorf("decode subscriber %s: %w", id, err)
+	}
+	s.subs.Store(id, subscription{modified: modified, events: events})
+	*out = events
+	return nil
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT where the dialect
+// has no arrays (SQLite allows 32,766 parameters a statement).
+const rowsPerInsert = 400
+
+// insertEvents writes a group's events: one statement with arrays, else
+// rowsPerInsert a statement.
+func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if s.d.Arrays {
+		n := len(events)
+		ids, tenants, names, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		payloads, created := make([][]byte, n), make([]int64, n)
+		for i, e := range events {
+			ids[i], tenants[i], names[i], traces[i], payloads[i], created[i] = e.ID, e.TenantID, e.Name, e.TraceParent, e.Payload, ms(e.Created)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent)
+			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::text[])`,
+			ids, tenants, names, payloads, created, traces); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		return nil
+	}
+	for start := 0; start < len(events); start += rowsPerInsert {
+		chunk := events[start:min(start+rowsPerInsert, len(events))]
+		args := make([]any, 0, 6*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.ID, e.TenantID, e.Name, []byte(e.Payload), ms(e.Created), e.TraceParent)
+		}
+		if err := s.execRows(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent) VALUES `,
+			"(?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertNotifications writes a group's notifications, leased to the
+// hand-off or not.
+func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	if s.d.Arrays {
+		n := len(notes)
+		ids, tenants, events, hooks, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		owners, tokens := make([]*string, n), make([]*string, n)
+		created, until := make([]int64, n), make([]int64, n)
+		for i, r := range notes {
+			ids[i], tenants[i], events[i], hooks[i], names[i] = r.id, r.tenantID, r.eventID, r.webhookID, r.name
+			created[i], until[i] = r.created, r.leaseUntil
+			if r.leaseOwner != "" {
+				owners[i], tokens[i] = &notes[i].leaseOwner, &notes[i].leaseToken
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+				next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at)
+			SELECT id, tenant, event, hook, name, 'PENDING', created, created, created, owner, token, until
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
+				AS v(id, tenant, event, hook, name, created, owner, token, until)`,
+			ids, tenants, events, hooks, names, created, owners, tokens, until); err != nil {
+			return fmt.Errorf("insert notifications: %w", err)
+		}
+		return nil
+	}
+	for start := 0; start < len(notes); start += rowsPerInsert {
+		chunk := notes[start:min(start+rowsPerInsert, len(notes))]
+		args := make([]any, 0, 11*len(chunk))
+		for _, r := range chunk {
+			var owner, token any
+			if r.leaseOwner != "" {
+				owner, token = r.leaseOwner, r.leaseToken
+			}
+			args = append(args, r.id, r.tenantID, r.eventID, r.webhookID, r.name, r.created, r.created, r.created, owner, token, r.leaseUntil)
+		}
+		if err := s.execRows(ctx, tx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+			next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at) VALUES `,
+			"(?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
+			return fmt.Errorf("insert notifications: %w", err)
+		}
+	}
+	return nil
+}
+
+// execRows runs a multi-row INSERT of n rows of the tuple shape, prepared
+// once per row count.
+func (s *Store) execRows(ctx context.Context, tx *tx, head, tuple string, n int, args []any) error {
+	var q strings.Builder
+	q.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(tuple)
+	}
+	stmt, err := s.prepare(ctx, tx, q.String())
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	_, err = stmt.ExecContext(ctx, args...)
+	return err
+}
