@@ -11,7 +11,6 @@ import (
 // logs and the store.
 type Change = store.HealthChange
 
-
 // Record is a webhook's health after the attempt of r. The results of one
 // webhook are recorded in the order they finished, one at a time, so a
 // batch holding [success, failure] ends with one failure counted, the

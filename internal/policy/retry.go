@@ -41,7 +41,6 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-
 // Next says, after the attempt numbered attempt (counted from 1 within the
 // current retry budget) failed, how long to wait before the next one, or
 // false when the budget is spent and the notification expires. A webhook's

@@ -45,8 +45,8 @@ type Config struct {
 	MaxConcurrency int
 	// MaxFanout bounds the notifications one publish request may create
 	// (0: no bound).
-	MaxFanout int
-	ShutdownGrace        time.Duration
+	MaxFanout     int
+	ShutdownGrace time.Duration
 	// Lease is how long a claimed notification stays reserved to one
 	// replica (see delivery.Config.Lease).
 	Lease time.Duration
@@ -125,14 +125,14 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.tracing = tr
 	disp := delivery.NewDispatcher(st, sender, delivery.Config{
-		Observer:      obs,
-		Tracer:        tr.Provider.Tracer("herald/delivery"),
-		Owner:         ownerID(),
+		Observer:       obs,
+		Tracer:         tr.Provider.Tracer("herald/delivery"),
+		Owner:          ownerID(),
 		Policy:         policy.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1, DisableAfter: cfg.DisableAfter},
 		MaxConcurrency: cfg.MaxConcurrency,
 		ShutdownGrace:  cfg.ShutdownGrace,
 		Lease:          cfg.Lease,
-		Logger:        cfg.Logger.With("component", "dispatcher"),
+		Logger:         cfg.Logger.With("component", "dispatcher"),
 	})
 	handler := api.New(api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,

@@ -13,10 +13,10 @@ import (
 type webhookHealth struct {
 	id, tenantID, status string
 	// wake is the webhook's exact wake time after the batch (ms).
-	wake int64
-	h                    store.Health
-	change               store.WebhookChange
-	disable              bool
+	wake    int64
+	h       store.Health
+	change  store.WebhookChange
+	disable bool
 }
 
 // lockHealth reads the health of the webhooks the results belong to. Where
@@ -230,4 +230,3 @@ func (s *Store) lowerWake(ctx context.Context, tx *tx, wakes map[string]int64) e
 	}
 	return nil
 }
-
