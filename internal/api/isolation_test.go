@@ -66,8 +66,12 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		}
 	}
-	// bravo's sendexpired does not touch alpha's expired notification.
-	for _, f := range []map[string]any{{}, {"webhook_id": hookA.ID}, {"notification_ids": []string{notesA[0].ID}}} {
+	// bravo's sendexpired does not touch alpha's expired notification;
+	// alpha's webhook is unknown to it (404).
+	for _, path := range []string{"/webhooks:sendexpired", "/webhooks/sendexpired"} {
+		wantError(t, in.Do(t, b.APIKey, "POST", path, map[string]any{"webhook_id": hookA.ID}), http.StatusNotFound, "not_found", "")
+	}
+	for _, f := range []map[string]any{{}, {"notification_ids": []string{notesA[0].ID}}} {
 		for _, path := range []string{"/webhooks:sendexpired", "/webhooks/sendexpired"} {
 			r := in.Do(t, b.APIKey, "POST", path, f)
 			wantStatus(t, r, http.StatusOK)

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -38,6 +40,9 @@ func pagingJSON(p store.Paging) pagingOut {
 func pageFromQuery(r *http.Request) (store.Page, *apiError) {
 	q := r.URL.Query()
 	p := store.Page{Limit: defaultPageSize, After: q.Get("after")}
+	if err := checkCursor("after", p.After); err != nil {
+		return p, err
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
@@ -125,10 +130,13 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 	for _, m := range []struct {
 		field string
 		v     *string
-	}{{"notification_id", in.NotificationID}, {"event_id", in.EventID}, {"webhook_id", in.WebhookID}, {"after", in.After}} {
-		if err := checkNUL(m.field, deref(m.v)); err != nil {
+	}{{"notification_id", in.NotificationID}, {"event_id", in.EventID}, {"webhook_id", in.WebhookID}} {
+		if err := checkID(m.field, deref(m.v)); err != nil {
 			return err
 		}
+	}
+	if err := checkCursor("after", deref(in.After)); err != nil {
+		return err
 	}
 	f := store.NotificationFilter{TenantID: p.TenantID, EventID: deref(in.EventID), WebhookID: deref(in.WebhookID),
 		EventName: deref(in.Event), Status: deref(in.Status)}
@@ -144,10 +152,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) err
 		}
 	}
 	var aerr *apiError
-	if f.From, aerr = parseTime(in.From, "from"); aerr != nil {
-		return aerr
-	}
-	if f.To, aerr = parseTime(in.To, "to"); aerr != nil {
+	if f.From, f.To, aerr = parseRange(in.From, in.To); aerr != nil {
 		return aerr
 	}
 	page := store.Page{Limit: defaultPageSize, After: deref(in.After), MaxPayloadBytes: maxAnswerPayloads}
@@ -176,24 +181,36 @@ func (s *server) sendExpired(w http.ResponseWriter, r *http.Request, p principal
 	if err := decode(r, &in, true); err != nil {
 		return err
 	}
+	// An empty list is refused rather than read as "no filter": it would
+	// re-send every expired notification of the tenant.
+	if in.NotificationIDs != nil && len(in.NotificationIDs) == 0 {
+		return invalid("notification_ids", "must hold at least one id; leave it out to re-send every expired notification that the other filters match")
+	}
 	if len(in.NotificationIDs) > maxPageSize {
 		return invalid("notification_ids", "at most %d ids per request", maxPageSize)
 	}
-	if err := checkNUL("webhook_id", deref(in.WebhookID)); err != nil {
-		return err
-	}
 	for i, id := range in.NotificationIDs {
-		if err := checkNUL("notification_ids["+strconv.Itoa(i)+"]", id); err != nil {
+		if id == "" {
+			return invalid("notification_ids["+strconv.Itoa(i)+"]", "must be a notification id")
+		}
+		if err := checkID("notification_ids["+strconv.Itoa(i)+"]", id); err != nil {
 			return err
 		}
 	}
+	if err := checkID("webhook_id", deref(in.WebhookID)); err != nil {
+		return err
+	}
 	f := store.NotificationFilter{TenantID: p.TenantID, WebhookID: deref(in.WebhookID), NotificationIDs: in.NotificationIDs}
 	var aerr *apiError
-	if f.From, aerr = parseTime(in.From, "from"); aerr != nil {
+	if f.From, f.To, aerr = parseRange(in.From, in.To); aerr != nil {
 		return aerr
 	}
-	if f.To, aerr = parseTime(in.To, "to"); aerr != nil {
-		return aerr
+	if f.WebhookID != "" {
+		// As for ping: an unknown or deleted webhook is 404, not "0
+		// re-sent".
+		if _, err := s.Store.Webhook(r.Context(), p.TenantID, f.WebhookID); err != nil {
+			return s.storeError(r, err, "webhook "+f.WebhookID)
+		}
 	}
 	n, err := s.Store.RequeueExpired(r.Context(), f, time.Now().UTC())
 	if err != nil {
@@ -206,13 +223,56 @@ func (s *server) sendExpired(w http.ResponseWriter, r *http.Request, p principal
 	return nil
 }
 
-// checkNUL refuses a filter string holding a NUL character: no id has one,
-// and PostgreSQL cannot even compare such text (it would answer 503).
-func checkNUL(field, v string) *apiError {
-	if strings.IndexByte(v, 0) >= 0 {
-		return invalid(field, "must not contain a NUL character")
+// parseRange reads the from and to members of a filter; from may not be
+// later than to (that range holds nothing, and is surely a mistake).
+func parseRange(from, to *string) (time.Time, time.Time, *apiError) {
+	f, err := parseTime(from, "from")
+	if err != nil {
+		return f, time.Time{}, err
+	}
+	t, err := parseTime(to, "to")
+	if err != nil {
+		return f, t, err
+	}
+	if !f.IsZero() && !t.IsZero() && f.After(t) {
+		return f, t, invalid("from", "is later than to")
+	}
+	return f, t, nil
+}
+
+// checkID refuses a filter that cannot be an id: Herald's ids are UUIDs in
+// canonical form, and a malformed one is a mistake to report, not a filter
+// that matches nothing ("" means no filter).
+func checkID(field, v string) *apiError {
+	if v != "" && !isID(v) {
+		return invalid(field, "%q is not an id (ids look like 0190c2a8-7d3e-7b1a-9f0e-5c6d7e8f9a0b)", truncate(v, 64))
 	}
 	return nil
+}
+
+// checkCursor refuses a paging cursor that no answer gave out.
+func checkCursor(field, v string) *apiError {
+	if v != "" && !isID(v) {
+		return invalid(field, "is not a cursor; pass paging.after of the previous answer")
+	}
+	return nil
+}
+
+// isID reports whether s is an id as Herald makes them.
+func isID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
+// truncate shortens s for an error message, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func deref(s *string) string {

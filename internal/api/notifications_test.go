@@ -78,7 +78,7 @@ func TestSearchNotifications(t *testing.T) {
 		{"by notification id", map[string]any{"notification_id": first.ID}, 1, func(n notification) bool { return n.ID == first.ID }},
 		{"by event name", map[string]any{"event": "CARD_STATUS_CHANGE"}, 6, nil},
 		{"other event name", map[string]any{"event": "TRANSACTION"}, 0, nil},
-		{"unknown webhook", map[string]any{"webhook_id": "nope"}, 0, nil},
+		{"unknown webhook", map[string]any{"webhook_id": unknownID}, 0, nil},
 		{"from the past", map[string]any{"from": past}, 6, nil},
 		{"from the future", map[string]any{"from": future}, 0, nil},
 		{"to the past", map[string]any{"to": past}, 0, nil},
@@ -141,6 +141,14 @@ func TestSearchNotifications(t *testing.T) {
 		{"limit 1001", `{"limit": 1001}`, "limit"},
 		{"limit string", `{"limit": "10"}`, "limit"},
 		{"webhook_id wrong type", `{"webhook_id": 5}`, "webhook_id"},
+		// Malformed filters are errors, not searches that match nothing.
+		{"webhook_id not an id", `{"webhook_id": "nope"}`, "webhook_id"},
+		{"webhook_id upper case", `{"webhook_id": "0190C2A8-7D3E-7B1A-9F0E-5C6D7E8F9A0B"}`, "webhook_id"},
+		{"webhook_id with NUL", `{"webhook_id": "a\u0000"}`, "webhook_id"},
+		{"notification_id not an id", `{"notification_id": "x"}`, "notification_id"},
+		{"event_id not an id", `{"event_id": "urn:uuid:0190c2a8-7d3e-7b1a-9f0e-5c6d7e8f9a0b"}`, "event_id"},
+		{"after garbage", `{"after": "garbage"}`, "after"},
+		{"from later than to", `{"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}`, "from"},
 		{"unknown field", `{"colour": "red"}`, "colour"},
 		{"invalid JSON", `{"status": `, ""},
 		{"array", `[]`, ""},
@@ -160,7 +168,7 @@ func TestSendExpired(t *testing.T) {
 
 	// Nothing expired yet: every route and form requeues nothing.
 	for _, path := range []string{"/webhooks:sendexpired", "/webhooks/sendexpired"} {
-		for _, body := range []any{nil, `{}`, map[string]any{"webhook_id": hookA.ID}, map[string]any{"notification_ids": []string{"nope"}}} {
+		for _, body := range []any{nil, `{}`, map[string]any{"webhook_id": hookA.ID}, map[string]any{"notification_ids": []string{unknownID}}} {
 			r := in.Admin(t, "POST", path, body)
 			wantStatus(t, r, http.StatusOK)
 			if got := r.Map(t); len(got) != 1 || got["requeued"] != 0.0 {
@@ -187,8 +195,19 @@ func TestSendExpired(t *testing.T) {
 	if n := requeue("/webhooks:sendexpired", map[string]any{"from": future}); n != 0 {
 		t.Errorf("requeued %d from the future", n)
 	}
-	if n := requeue("/webhooks:sendexpired", map[string]any{"webhook_id": "nope"}); n != 0 {
-		t.Errorf("requeued %d of an unknown webhook", n)
+	if n := requeue("/webhooks:sendexpired", map[string]any{"notification_ids": []string{unknownID}}); n != 0 {
+		t.Errorf("requeued %d by an unknown id", n)
+	}
+	// An unknown webhook is 404, as for ping; so is another tenant's.
+	other := createTenant(t, in, "other")
+	for _, key := range []string{heraldtest.AdminKey, other.APIKey} {
+		wantError(t, in.Do(t, key, "POST", "/webhooks:sendexpired", map[string]any{"webhook_id": unknownID}), http.StatusNotFound, "not_found", "")
+	}
+	wantError(t, in.Do(t, other.APIKey, "POST", "/webhooks:sendexpired", map[string]any{"webhook_id": hookA.ID}), http.StatusNotFound, "not_found", "")
+	// An empty list would mean every expired notification: refused.
+	wantError(t, in.Admin(t, "POST", "/webhooks:sendexpired", `{"notification_ids": []}`), http.StatusBadRequest, "invalid_request", "notification_ids")
+	if n := len(search(t, in, heraldtest.AdminKey, map[string]any{"status": "EXPIRED"}).Data); n != 4 {
+		t.Fatalf("%d expired after refused re-sends, want 4", n)
 	}
 
 	// One notification by id, through the alias.
@@ -223,11 +242,17 @@ func TestSendExpired(t *testing.T) {
 	if n := requeue("/webhooks:sendexpired", map[string]any{"notification_ids": []string{idFor(p3, gone.ID)}}); n != 0 {
 		t.Errorf("requeued %d of a deleted webhook", n)
 	}
+	wantError(t, in.Admin(t, "POST", "/webhooks:sendexpired", map[string]any{"webhook_id": gone.ID}), http.StatusNotFound, "not_found", "")
 
 	for _, c := range []struct{ name, body, field string }{
 		{"bad from", `{"from": "soon"}`, "from"},
 		{"bad to", `{"to": 5}`, "to"},
 		{"ids not an array", `{"notification_ids": "x"}`, "notification_ids"},
+		{"ids empty", `{"notification_ids": []}`, "notification_ids"},
+		{"second id not an id", `{"notification_ids": ["` + unknownID + `", "nope"]}`, "notification_ids[1]"},
+		{"empty id", `{"notification_ids": [""]}`, "notification_ids[0]"},
+		{"webhook_id not an id", `{"webhook_id": "nope"}`, "webhook_id"},
+		{"from later than to", `{"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T23:59:59Z"}`, "from"},
 		{"unknown field", `{"status": "EXPIRED"}`, "status"},
 		{"invalid JSON", `{`, ""},
 	} {
@@ -236,6 +261,9 @@ func TestSendExpired(t *testing.T) {
 		}
 	}
 }
+
+// unknownID is well-formed but names nothing.
+const unknownID = "0190c2a8-7d3e-7b1a-9f0e-5c6d7e8f9a0b"
 
 func idFor(p published, webhookID string) string {
 	for _, n := range p.Notifications {

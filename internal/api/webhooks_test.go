@@ -194,6 +194,11 @@ func TestListWebhooksPagination(t *testing.T) {
 	for _, q := range []string{"?limit=0", "?limit=-1", "?limit=abc", "?limit=1001"} {
 		wantError(t, in.Admin(t, "GET", "/webhooks"+q, nil), http.StatusBadRequest, "invalid_request", "limit")
 	}
+	// A cursor no answer gave out is an error, not an empty page.
+	for _, q := range []string{"?after=garbage", "?limit=2&after=" + strings.ToUpper(ids[1]), "?after=%20" + ids[1]} {
+		wantError(t, in.Admin(t, "GET", "/webhooks"+q, nil), http.StatusBadRequest, "invalid_request", "after")
+		wantError(t, in.Admin(t, "GET", "/tenants"+q, nil), http.StatusBadRequest, "invalid_request", "after")
+	}
 	// A tenant with no webhooks gets an empty array, not null.
 	tn := createTenant(t, in, "empty")
 	r := in.Do(t, tn.APIKey, "GET", "/webhooks", nil)
