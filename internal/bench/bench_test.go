@@ -55,7 +55,7 @@ func testConfig(t *testing.T) Config {
 		}
 	})
 	return Config{
-		Events: 1000, Webhooks: 2, Rate: 200, Duration: time.Second, Backlog: 4000,
+		Events: 1000, Webhooks: 2, Rate: 200, Duration: 500 * time.Millisecond, Backlog: 4000,
 		ScaleWebhooks: 32, IdleWindow: 300 * time.Millisecond,
 		ReceiverCommand: []string{exe}, ReceiverEnv: []string{receiverEnv + "=1"},
 		LoadGenCommand: []string{exe}, LoadGenEnv: []string{loadGenEnv + "=1"},
