@@ -70,6 +70,7 @@ func TestSmokeEveryScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end bench")
 	}
+	t.Parallel()
 	report, err := Run(context.Background(), testConfig(t))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -297,6 +298,7 @@ func TestPostgresScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end bench")
 	}
+	t.Parallel()
 	cfg := testConfig(t)
 	cfg.DatabaseURL = pgtest.Database(t)
 	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioLatency, ScenarioBacklog}
