@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -108,12 +109,9 @@ func newTenants() *cobra.Command {
 
 func newKeys() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "List, create and revoke API keys"}
-	var (
-		dir  where
-		role string
-	)
+	var dir where
 	list := &cobra.Command{
-		Use: "list [TENANT]", Short: "List API keys (of one tenant, by id or name)", Args: cobra.MaximumNArgs(1),
+		Use: "list [TENANT]", Short: "List API keys (of one tenant, by id or name; admin keys are service-wide)", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := openStore(cmd, dir)
 			if err != nil {
@@ -132,35 +130,64 @@ func newKeys() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTENANT\tROLE\tPREFIX\tCREATED\tREVOKED")
-			for _, k := range keys {
-				revoked := "-"
-				if k.Revoked != nil {
-					revoked = k.Revoked.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\t%s\n", k.ID, k.TenantID, k.Role, k.Prefix, k.Created.Format(time.RFC3339), revoked)
-			}
-			return tw.Flush()
+			return printKeys(cmd, keys, tenantID != "")
 		},
 	}
 	dataFlag(list, &dir)
+	cmd.AddCommand(list, newKeysCreate(), newKeysRevoke())
+	return cmd
+}
+
+// printKeys writes keys as a table. An admin key belongs to no tenant (it
+// acts on any, named per request): it shows as service-wide, and not at
+// all in the list of one tenant.
+func printKeys(cmd *cobra.Command, keys []store.APIKey, oneTenant bool) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTENANT\tROLE\tPREFIX\tCREATED\tREVOKED")
+	for _, k := range keys {
+		tenant := k.TenantID
+		if k.Role == store.RoleAdmin {
+			if oneTenant {
+				continue
+			}
+			tenant = "service-wide"
+		}
+		revoked := "-"
+		if k.Revoked != nil {
+			revoked = k.Revoked.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\t%s\n", k.ID, tenant, k.Role, k.Prefix, k.Created.Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
+}
+
+func newKeysCreate() *cobra.Command {
+	var (
+		dir   where
+		role  string
+		admin bool
+	)
 	create := &cobra.Command{
-		Use: "create TENANT", Short: "Create an API key for a tenant (by id or name) and print it once", Args: cobra.ExactArgs(1),
+		Use:   "create TENANT | create --admin",
+		Short: "Create a client or publisher key for a tenant (by id or name), or a service-wide admin key, and print it once",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := store.Role(role)
-			if r != store.RoleClient && r != store.RolePublisher && r != store.RoleAdmin {
-				return fmt.Errorf("--role must be client, publisher or admin")
+			if err := checkKeyArgs(cmd, args, role, admin); err != nil {
+				return err
 			}
 			st, err := openStore(cmd, dir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if admin {
+				return createAdminKey(cmd, st)
+			}
 			t, err := st.Tenant(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
+			r := store.Role(role)
 			k, key, err := auth.NewAPIKey(t.ID, r, time.Now().UTC())
 			if err != nil {
 				return err
@@ -172,8 +199,64 @@ func newKeys() *cobra.Command {
 			return nil
 		},
 	}
-	create.Flags().StringVar(&role, "role", "client", "client, publisher or admin")
+	create.Flags().StringVar(&role, "role", "client", "client or publisher")
+	create.Flags().BoolVar(&admin, "admin", false, "create a service-wide admin key (no TENANT): it acts on every tenant")
 	dataFlag(create, &dir)
+	return create
+}
+
+// checkKeyArgs refuses a key request that would be ambiguous: an admin key
+// acts on every tenant (the API refuses to make one for a tenant), so it
+// is asked for as such, never as a tenant's key with --role admin.
+func checkKeyArgs(cmd *cobra.Command, args []string, role string, admin bool) error {
+	const hint = "admin keys are service-wide: create one with \"herald keys create --admin\" (no tenant)"
+	switch {
+	case admin && len(args) == 1:
+		return fmt.Errorf("--admin takes no TENANT: %s", hint)
+	case admin && cmd.Flags().Changed("role"):
+		return fmt.Errorf("--admin and --role cannot be combined: %s", hint)
+	case admin:
+		return nil
+	case store.Role(role) == store.RoleAdmin:
+		return fmt.Errorf("--role admin is not a tenant's role: %s", hint)
+	case store.Role(role) != store.RoleClient && store.Role(role) != store.RolePublisher:
+		return fmt.Errorf("--role must be client or publisher (%s)", hint)
+	case len(args) == 0:
+		return fmt.Errorf("TENANT is required (or --admin for a service-wide admin key)")
+	}
+	return nil
+}
+
+// createAdminKey makes a service-wide admin key. Its row needs a tenant
+// (api_keys.tenant_id): it is filed under the default tenant, which
+// "herald serve" creates, as the admin key serve generates is; the role,
+// not that tenant, decides what the key may do.
+func createAdminKey(cmd *cobra.Command, st service.Backend) error {
+	ctx := cmd.Context()
+	t, err := st.Tenant(ctx, service.DefaultTenant)
+	if errors.Is(err, store.ErrNotFound) {
+		now := time.Now().UTC()
+		t = store.Tenant{ID: uuid.Must(uuid.NewV7()).String(), Name: service.DefaultTenant, Created: now}
+		if err = st.CreateTenant(ctx, t); errors.Is(err, store.ErrConflict) {
+			t, err = st.Tenant(ctx, service.DefaultTenant) // created meanwhile by a starting server
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("default tenant: %w", err)
+	}
+	k, key, err := auth.NewAPIKey(t.ID, store.RoleAdmin, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if err := st.CreateAPIKey(ctx, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "admin key %s, service-wide (shown once): %s\n", k.ID, key)
+	return nil
+}
+
+func newKeysRevoke() *cobra.Command {
+	var dir where
 	revoke := &cobra.Command{
 		Use: "revoke KEY_ID", Short: "Revoke an API key", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -190,6 +273,5 @@ func newKeys() *cobra.Command {
 		},
 	}
 	dataFlag(revoke, &dir)
-	cmd.AddCommand(list, create, revoke)
-	return cmd
+	return revoke
 }
