@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/propagation"
 
@@ -29,7 +30,8 @@ import (
 	"github.com/heraldhq/herald/signature"
 )
 
-// ResponseExcerpt is how much of an answer body the attempt log keeps.
+// ResponseExcerpt is how much of an answer body, and of an error text, the
+// attempt log keeps (in bytes, cut on a rune boundary: see cleanText).
 const ResponseExcerpt = 4 << 10
 
 // DefaultTimeout applies to a webhook that sets no timeout_seconds.
@@ -120,16 +122,16 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 	}
 	if err != nil {
 		out.Duration = time.Since(out.Started)
-		out.ErrorKind, out.Error = classify(err), err.Error()
+		out.ErrorKind, out.Error = classify(err), cleanText(err.Error(), ResponseExcerpt)
 		return out
 	}
-	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerpt))
+	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerpt+utf8.UTFMax-1))
 	// Drain a little more so the connection can be reused, then give up on it.
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 	resp.Body.Close()
 	out.Duration = time.Since(out.Started)
 	out.StatusCode = resp.StatusCode
-	out.ResponseBody = string(excerpt)
+	out.ResponseBody = cleanText(string(excerpt), ResponseExcerpt)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		out.ErrorKind = ErrKindRedirect
@@ -148,6 +150,7 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 			out.Error = fmt.Sprintf("NI response code %q: %s", code, desc)
 		}
 	}
+	out.Error = cleanText(out.Error, ResponseExcerpt)
 	return out
 }
 
