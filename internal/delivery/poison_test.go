@@ -74,11 +74,7 @@ func TestPoisonAnswersAreIsolated(t *testing.T) {
 		if worst := healthy.worstLatency(); worst > 2*time.Second {
 			t.Errorf("the healthy tenant's slowest delivery took %s, want under 2s: poisoned answers stall it", worst)
 		}
-		for _, id := range healthy.ids() {
-			if n := searchNotification(t, in, tenant, id); n.Status != "DELIVERED" || n.AttemptCount != 1 {
-				t.Errorf("healthy notification %s: %s after %d attempts, want DELIVERED after 1", id, n.Status, n.AttemptCount)
-			}
-		}
+		healthy.awaitDelivered(t, 2*time.Second)
 		for id, h := range poisoned {
 			h.check(t, waitStatus(t, in, id, h.settledStatus(), 10*time.Second))
 		}
@@ -153,6 +149,7 @@ type arrivals struct {
 	*receiver
 	in        *heraldtest.Instance
 	tenant    string
+	webhookID string
 	published map[string]time.Time // by notification id
 }
 
@@ -163,6 +160,9 @@ func newArrivals(t *testing.T, in *heraldtest.Instance, tenant string) *arrivals
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create the webhook of tenant %s: %d %s", tenant, r.Status, r.Body)
 	}
+	var w webhook
+	r.JSON(t, &w)
+	a.webhookID = w.ID
 	return a
 }
 
@@ -219,24 +219,28 @@ func (a *arrivals) worstLatency() time.Duration {
 	return worst
 }
 
-func (a *arrivals) ids() []string {
-	var ids []string
-	for id := range a.published {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// searchNotification finds one notification of tenant through the search API.
-func searchNotification(t *testing.T, in *heraldtest.Instance, tenant, id string) notification {
+// awaitDelivered waits until the search API shows every notification
+// published DELIVERED, each after one attempt.
+func (a *arrivals) awaitDelivered(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	r := in.Admin(t, "POST", "/webhooks:search", map[string]any{"notification_id": id}, "Herald-Tenant", tenant)
-	var out struct {
-		Data []notification `json:"data"`
-	}
-	r.JSON(t, &out)
-	if len(out.Data) != 1 {
-		t.Fatalf("search %s as %s: %d results: %s", id, tenant, len(out.Data), r.Body)
-	}
-	return out.Data[0]
+	heraldtest.Eventually(t, timeout, fmt.Sprintf("all %d notifications of tenant %s to be DELIVERED", len(a.published), a.tenant), func() bool {
+		r := a.in.Admin(t, "POST", "/webhooks:search", map[string]any{"webhook_id": a.webhookID, "limit": len(a.published) + 1}, "Herald-Tenant", a.tenant)
+		var out struct {
+			Data []notification `json:"data"`
+		}
+		r.JSON(t, &out)
+		delivered := map[string]bool{}
+		for _, n := range out.Data {
+			delivered[n.ID] = n.Status == "DELIVERED"
+			if n.Status == "DELIVERED" && n.AttemptCount != 1 {
+				t.Fatalf("notification %s of tenant %s: DELIVERED after %d attempts, want 1", n.ID, a.tenant, n.AttemptCount)
+			}
+		}
+		for id := range a.published {
+			if !delivered[id] {
+				return false
+			}
+		}
+		return true
+	})
 }
