@@ -47,7 +47,7 @@ func TestPoisonAnswersAreIsolated(t *testing.T) {
 		if r := in.Admin(t, "POST", "/tenants", map[string]any{"name": tenant}); r.Status != http.StatusCreated {
 			t.Fatalf("create tenant: %d %s", r.Status, r.Body)
 		}
-		healthy := newArrivals(t, in, tenant)
+		healthy := newArrivals(t, in, tenant, newReceiver(t, nil))
 
 		// A steady stream for the healthy tenant, a poisoned event among
 		// every few of its events.
@@ -143,8 +143,9 @@ func shorten(s string) string {
 	return s
 }
 
-// arrivals is a healthy endpoint of one tenant that times each of that
-// tenant's notifications from just before its publish to its first request.
+// arrivals is a healthy endpoint of one tenant (its receiver, and a webhook
+// for it) that times each of that tenant's notifications from just before
+// its publish to its first request.
 type arrivals struct {
 	*receiver
 	in        *heraldtest.Instance
@@ -153,9 +154,9 @@ type arrivals struct {
 	published map[string]time.Time // by notification id
 }
 
-func newArrivals(t *testing.T, in *heraldtest.Instance, tenant string) *arrivals {
+func newArrivals(t *testing.T, in *heraldtest.Instance, tenant string, rc *receiver) *arrivals {
 	t.Helper()
-	a := &arrivals{receiver: newReceiver(t, nil), in: in, tenant: tenant, published: map[string]time.Time{}}
+	a := &arrivals{receiver: rc, in: in, tenant: tenant, published: map[string]time.Time{}}
 	r := in.Admin(t, "POST", "/webhooks", map[string]any{"endpoint": a.URL, "events": []string{"CARD_STATUS_CHANGE"}}, "Herald-Tenant", tenant)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create the webhook of tenant %s: %d %s", tenant, r.Status, r.Body)
