@@ -1,9 +1,3 @@
-//go:build enginecap
-
-// This file needs the service-wide concurrency cap of issue 12
-// (heraldtest.Options.MaxConcurrency); it builds with -tags enginecap
-// until that lands, and then the tag goes.
-
 package delivery_test
 
 import (
