@@ -87,15 +87,26 @@ type server struct {
 	Config
 }
 
-// New returns the API's HTTP handler.
+// New returns the API's HTTP handler: callers authenticate with an API key
+// in the request.
 func New(cfg Config) http.Handler {
+	s := newServer(cfg)
+	return s.router(s.authenticate)
+}
+
+func newServer(cfg Config) *server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	s := &server{Config: cfg}
+	return &server{Config: cfg}
+}
+
+// router is the API's routes; authn establishes the caller's principal.
+func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
+	cfg := s.Config
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.limitBody, refuseMalformed)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, notFound("path "+r.URL.Path)) })
@@ -106,7 +117,7 @@ func New(cfg Config) http.Handler {
 	r.Get("/openapi.json", openAPIHandler(cfg.Catalog)) // the OpenAPI 3.1 document, no authentication
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
+		r.Use(authn)
 		client := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient) }
 		publisher := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RolePublisher) }
 		reader := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient, store.RolePublisher) }
@@ -151,9 +162,13 @@ func methodNotAllowed(r *http.Request) *apiError {
 // principal is who a request acts as: the key's role and the tenant it acts
 // on (for admin keys, the one named in Herald-Tenant).
 type principal struct {
-	KeyID    string
-	Role     store.Role
-	TenantID string
+	KeyID     string
+	KeyPrefix string
+	Role      store.Role
+	TenantID  string
+	// Via is how the request came in: "api" (an API key in the request)
+	// or "dashboard" (in-process, see NewInProcess).
+	Via string
 }
 
 type ctxKey struct{}
@@ -182,21 +197,28 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, s.storeError(r, err, "check API key"))
 			return
 		}
-		p := principal{KeyID: k.ID, Role: k.Role, TenantID: k.TenantID}
-		if k.Role == store.RoleAdmin {
-			name := strings.TrimSpace(r.Header.Get("Herald-Tenant"))
-			if name == "" {
-				name = "default"
-			}
-			t, err := s.Store.Tenant(r.Context(), name)
-			if err != nil {
-				writeError(w, s.storeError(r, err, "tenant "+name))
-				return
-			}
-			p.TenantID = t.ID
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		s.serveAs(w, r, next, k, "api")
 	})
+}
+
+// serveAs serves r as key k, whose record the caller has just read and
+// found unrevoked. An admin key acts on the tenant named in Herald-Tenant
+// (default: "default"). via names the way in, for the audit log.
+func (s *server) serveAs(w http.ResponseWriter, r *http.Request, next http.Handler, k store.APIKey, via string) {
+	p := principal{KeyID: k.ID, KeyPrefix: k.Prefix, Role: k.Role, TenantID: k.TenantID, Via: via}
+	if k.Role == store.RoleAdmin {
+		name := strings.TrimSpace(r.Header.Get("Herald-Tenant"))
+		if name == "" {
+			name = "default"
+		}
+		t, err := s.Store.Tenant(r.Context(), name)
+		if err != nil {
+			writeError(w, s.storeError(r, err, "tenant "+name))
+			return
+		}
+		p.TenantID = t.ID
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
 }
 
 // handlerFunc is an API handler: it writes its success answer itself and

@@ -70,6 +70,7 @@ to <data>/admin.key.`,
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 5*24*time.Hour, "disable a webhook that fails without a single success for this long (0: never)")
 	f.DurationVar(&cfg.Retention, "retention", service.DefaultRetention, "how long delivered and cancelled notifications and their attempts are kept; expired ones twice as long (0: forever)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight deliveries may finish on SIGTERM")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the URL users reach Herald at through a proxy; https://... makes the dashboard's cookies Secure")
 	addEnvToUsage(cmd)
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -58,6 +59,10 @@ type Config struct {
 	// Retention is how long delivered and cancelled notifications and their
 	// attempts are kept; expired ones are kept twice as long (0: forever).
 	Retention time.Duration
+	// PublicURL is the address users reach Herald at, when a proxy in
+	// front of it changes it (empty: unknown). An https one makes the
+	// dashboard's cookies Secure even though Herald itself serves HTTP.
+	PublicURL string
 	Version   string
 	Logger    *slog.Logger
 	// Out receives the one-time admin key notice (stdout for the CLI).
@@ -97,6 +102,10 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if len(cfg.RetrySchedule) == 0 {
 		cfg.RetrySchedule = policy.DefaultSchedule
 	}
+	publicURL, err := parsePublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openForServe(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -134,13 +143,16 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Lease:          cfg.Lease,
 		Logger:         cfg.Logger.With("component", "dispatcher"),
 	})
-	handler := api.New(api.Config{
+	apiCfg := api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
 		MaxFanout: cfg.MaxFanout, Handoff: disp,
 		Logger: cfg.Logger.With("component", "api"),
-	})
-	handler = web.Mount(handler, web.Config{Logger: cfg.Logger.With("component", "web")}) // dashboard at /ui
+	}
+	// The dashboard at /ui calls its own in-process API handler, the only
+	// one that takes the signed-in key from the dashboard's hand-off.
+	handler := web.Mount(api.New(apiCfg), web.Config{API: api.NewInProcess(apiCfg), Store: st,
+		PublicURL: publicURL, Logger: cfg.Logger.With("component", "web")})
 	if tr.Enabled {
 		handler = otelhttp.NewHandler(handler, "herald", otelhttp.WithTracerProvider(tr.Provider),
 			otelhttp.WithPropagators(tracing.Propagator), otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/metrics" }))
@@ -237,6 +249,19 @@ func withMetrics(h, metrics http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// parsePublicURL checks --public-url: empty, or an absolute http or https
+// URL.
+func parsePublicURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("public URL %q: want an absolute http:// or https:// URL, such as https://herald.example.com", s)
+	}
+	return u, nil
 }
 
 // ownerID names this process in leases.

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // Backend is what Herald needs of a store.
@@ -23,6 +24,7 @@ type Backend interface {
 	delivery.Queue
 	purger
 	metrics.Source
+	web.Store
 	Close() error
 }
 

@@ -54,7 +54,7 @@ func TestNiceMax(t *testing.T) {
 // TestChartSVG renders the chart and checks the bars' sizes, the text
 // alternatives and that failures differ from successes by more than colour.
 func TestChartSVG(t *testing.T) {
-	h := New(nil, Config{}).(*handler)
+	h := newHandler(Config{})
 	end := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	var atts []attempt
 	for range 8 {
@@ -126,7 +126,7 @@ func TestChartSVG(t *testing.T) {
 }
 
 func TestChartEmpty(t *testing.T) {
-	h := New(nil, Config{}).(*handler)
+	h := newHandler(Config{})
 	end := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	v := newChartView("c", "Empty", bucketAttempts(nil, end, 24, time.Hour), time.Hour)
 	out, err := h.renderChart(v)
@@ -138,29 +138,32 @@ func TestChartEmpty(t *testing.T) {
 	}
 }
 
-func TestSessionCookieAndCSRF(t *testing.T) {
-	s := session{ID: randomID(), Key: "hk_key.with;odd chars\"", Tenant: "acme", Admin: true}
-	got, ok := decodeSession(s.encode())
-	if !ok || got != s {
-		t.Fatalf("round trip: %+v %v", got, ok)
+func TestSessionIDAndCSRF(t *testing.T) {
+	id, hash, err := newSessionID()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"", "v1", "v2." + s.encode()[3:], strings.Replace(s.encode(), s.ID, "short", 1), "v1." + s.ID + ".!!.x.1"} {
-		if _, ok := decodeSession(bad); ok {
-			t.Errorf("decoded %q", bad)
+	id2, hash2, _ := newSessionID()
+	if !validSessionID(id) || len(id) != sessionIDLen || id == id2 || hash == hash2 {
+		t.Fatalf("session ids %q and %q (hashes %s, %s): want two fresh valid ids", id, id2, hash, hash2)
+	}
+	if hash != hashSessionID(id) || strings.Contains(hash, id) || len(hash) != 64 {
+		t.Fatalf("hash %q of %q is not its hex SHA-256", hash, id)
+	}
+	for _, bad := range []string{"", "short", id[:42], id + "A", strings.Repeat("!", 43), "v1." + id[3:]} {
+		if validSessionID(bad) {
+			t.Errorf("validSessionID(%q)", bad)
 		}
 	}
+	s := &session{id: id}
 	if !s.checkCSRF(s.csrfToken()) || s.checkCSRF("") {
 		t.Fatal("CSRF check")
 	}
-	again := s
-	again.ID = randomID()
-	if again.checkCSRF(s.csrfToken()) {
-		t.Error("a token outlives its session")
+	if other := (&session{id: id2}); other.checkCSRF(s.csrfToken()) {
+		t.Error("a token works with another session")
 	}
-	otherKey := s
-	otherKey.Key = "hk_other"
-	if otherKey.checkCSRF(s.csrfToken()) {
-		t.Error("a token works with another key")
+	if strings.Contains(s.csrfToken(), id) || s.csrfToken() == hash {
+		t.Error("the CSRF token gives away the session id or its stored hash")
 	}
 }
 

@@ -9,12 +9,15 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // This file is the dashboard's side of Herald's HTTP API contract (SPEC
 // section 2): the answers it reads, decoded into its own types, and a client
-// that calls the API handler in-process with the signed-in key. The
-// dashboard never touches the store.
+// that calls the API handler in-process as the signed-in key. The dashboard
+// reads and changes webhooks and notifications only this way.
 
 // apiError is an API failure answer: {"error": {"code", "message", "field"}}.
 type apiError struct {
@@ -144,11 +147,12 @@ type searchQuery struct {
 // well below it).
 const maxAPIAnswer = 64 << 20
 
-// client calls the API handler in-process as the signed-in key.
+// client calls the API handler in-process (api.NewInProcess) as a key,
+// handed to it with api.AsKey: no key material is involved.
 type client struct {
 	api    http.Handler
-	key    string
-	tenant string // Herald-Tenant (admin keys); empty: the key's own
+	as     store.APIKey // the key's stored record, read with the session
+	tenant string       // Herald-Tenant (admin keys); empty: the key's own
 	remote string
 }
 
@@ -193,12 +197,11 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	} else {
 		body = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, path, body)
+	req, err := http.NewRequestWithContext(api.AsKey(ctx, c.as), method, path, body)
 	if err != nil {
 		return err
 	}
 	req.RemoteAddr = c.remote
-	req.Header.Set("apikey", c.key)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

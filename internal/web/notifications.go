@@ -178,7 +178,7 @@ func (h *handler) notificationPage(w http.ResponseWriter, r *http.Request, rq *r
 		return
 	}
 	if len(notes) == 0 {
-		h.renderError(w, r, &rq.sess, http.StatusNotFound, "There is no notification "+id+" in this tenant.")
+		h.renderError(w, r, rq, http.StatusNotFound, "There is no notification "+id+" in this tenant.")
 		return
 	}
 	n := notes[0]

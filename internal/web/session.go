@@ -7,74 +7,106 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Cookie names. Every cookie is HttpOnly, SameSite=Strict, scoped to the
-// dashboard's path, and Secure when the request came over TLS.
+// dashboard's path, and Secure when the request came over TLS or Herald's
+// public URL is https. No cookie holds key material: the session cookie is
+// a random id naming a session kept in the database.
 const (
 	sessionCookie = "herald_session"
 	signinCookie  = "herald_signin" // double-submit token of the sign-in form
 	flashCookie   = "herald_flash"
 )
 
-// sessionTTL is how long a sign-in lasts.
-const sessionTTL = 12 * time.Hour
+// Session limits: a sign-in lasts at most sessionLifetime, and ends after
+// sessionIdle without a request. Activity is written at most every
+// touchEvery, so browsing does not write to the database at every page.
+const (
+	sessionLifetime = 12 * time.Hour
+	sessionIdle     = time.Hour
+	touchEvery      = time.Minute
+)
 
 // csrfField is the form field carrying the CSRF token.
 const csrfField = "csrf"
 
-// session is a signed-in dashboard user: the API key, the tenant an admin
-// key acts on, and a random id renewed at every sign-in.
+// session is the signed-in user of one request: the session's id (from the
+// cookie; it is never stored or logged), its record, and the record of the
+// API key that signed in, read with it.
 type session struct {
-	ID     string
-	Key    string
-	Tenant string // Herald-Tenant for admin keys ("" for tenant keys)
-	Admin  bool
+	id  string
+	rec store.Session
+	key store.APIKey
+}
+
+// Admin reports whether the session's key is an admin key.
+func (s *session) Admin() bool { return s.key.Role == store.RoleAdmin }
+
+// Tenant is the tenant an admin key acts on ("" for the default tenant and
+// for tenant keys).
+func (s *session) Tenant() string {
+	if !s.Admin() {
+		return ""
+	}
+	return s.rec.Tenant
 }
 
 var b64 = base64.RawURLEncoding
 
-// encode is the cookie value: v1.<id>.<key>.<tenant>.<admin>, the free-form
-// parts base64url-encoded so any key survives the cookie syntax.
-func (s session) encode() string {
-	admin := "0"
-	if s.Admin {
-		admin = "1"
+// sessionIDLen is the length of a session id: 32 random bytes, base64url.
+const sessionIDLen = 43
+
+// newSessionID returns a fresh session id and the hash stored for it.
+func newSessionID() (id, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("new session id: %w", err)
 	}
-	return strings.Join([]string{"v1", s.ID, b64.EncodeToString([]byte(s.Key)), b64.EncodeToString([]byte(s.Tenant)), admin}, ".")
+	id = b64.EncodeToString(b)
+	return id, hashSessionID(id), nil
 }
 
-func decodeSession(v string) (session, bool) {
-	parts := strings.Split(v, ".")
-	if len(parts) != 5 || parts[0] != "v1" || len(parts[1]) != 32 {
-		return session{}, false
-	}
-	key, err1 := b64.DecodeString(parts[2])
-	tenant, err2 := b64.DecodeString(parts[3])
-	if err1 != nil || err2 != nil || len(key) == 0 {
-		return session{}, false
-	}
-	return session{ID: parts[1], Key: string(key), Tenant: string(tenant), Admin: parts[4] == "1"}, true
+// hashSessionID is the stored form of a session id: its SHA-256, so that a
+// copy of the database holds no usable cookie.
+func hashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }
 
-// csrfToken ties a form to the session: an HMAC, keyed by the API key, of
-// the session id. Only someone holding the key can compute it, it changes
-// at every sign-in, and replicas need no shared state to check it.
-func (s session) csrfToken() string {
-	m := hmac.New(sha256.New, []byte(s.Key))
-	m.Write([]byte("herald-ui-csrf\x00" + s.ID))
+// validSessionID reports whether v looks like a session id (43 base64url
+// characters), so that junk never reaches the database.
+func validSessionID(v string) bool {
+	if len(v) != sessionIDLen {
+		return false
+	}
+	_, err := b64.DecodeString(v)
+	return err == nil
+}
+
+// csrfToken ties a form to the session: an HMAC, keyed by the session id, of
+// a fixed label. Only the holder of the cookie (HttpOnly, so not even a
+// script of the page) can know it, it changes at every sign-in, and the
+// database, which holds only the id's hash, cannot give it away.
+func (s *session) csrfToken() string {
+	m := hmac.New(sha256.New, []byte(s.id))
+	m.Write([]byte("herald-ui-csrf"))
 	return b64.EncodeToString(m.Sum(nil))
 }
 
 // checkCSRF reports whether the form's token belongs to the session.
-func (s session) checkCSRF(token string) bool {
+func (s *session) checkCSRF(token string) bool {
 	return token != "" && hmac.Equal([]byte(token), []byte(s.csrfToken()))
 }
 
-func randomID() string {
+// randomToken is a random hex token (the sign-in form's double submit).
+func randomToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
@@ -84,7 +116,7 @@ func randomID() string {
 func (h *handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
 	c := &http.Cookie{
 		Name: name, Value: value, Path: h.prefix + "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure || r.TLS != nil,
 	}
 	switch {
 	case maxAge < 0:
@@ -96,13 +128,31 @@ func (h *handler) cookie(r *http.Request, name, value string, maxAge time.Durati
 	return c
 }
 
-// sessionFrom reads the session cookie, if any.
-func sessionFrom(r *http.Request) (session, bool) {
+// errNoSession: the request has no live session.
+var errNoSession = errors.New("no session")
+
+// sessionFrom reads the request's session: errNoSession without a cookie,
+// with a malformed one, or when the session is unknown, ended, idle too
+// long or its key revoked. Activity is recorded now and then.
+func (h *handler) sessionFrom(r *http.Request) (*session, error) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return session{}, false
+	if err != nil || !validSessionID(c.Value) {
+		return nil, errNoSession
 	}
-	return decodeSession(c.Value)
+	now := h.now()
+	rec, key, err := h.store.Session(r.Context(), hashSessionID(c.Value), now, sessionIdle)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	if now.Sub(rec.LastSeen) >= touchEvery {
+		if err := h.store.TouchSession(r.Context(), rec.Hash, now); err != nil {
+			h.log.Warn("dashboard session activity not recorded", "err", err)
+		}
+	}
+	return &session{id: c.Value, rec: rec, key: key}, nil
 }
 
 // flash is a one-time message shown on the next page (post/redirect/get).

@@ -77,11 +77,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, rq *request, st
 }
 
 func (h *handler) sessionView(r *http.Request, rq *request) *sessionView {
-	hint := rq.sess.Key
-	if len(hint) > 10 {
-		hint = hint[:10] + "…"
-	}
-	sv := &sessionView{KeyHint: hint, Tenant: rq.sess.Tenant, Admin: rq.sess.Admin}
+	sv := &sessionView{KeyHint: rq.sess.key.Prefix + "…", Tenant: rq.sess.Tenant(), Admin: rq.sess.Admin()}
 	if sv.Admin {
 		if sv.Tenant == "" {
 			sv.Tenant = "default"
@@ -101,16 +97,9 @@ func (h *handler) sessionView(r *http.Request, rq *request) *sessionView {
 	return sv
 }
 
-// renderError shows an error page (with the navigation when signed in).
-func (h *handler) renderError(w http.ResponseWriter, r *http.Request, s *session, status int, msg string) {
-	var rq *request
-	if s != nil {
-		tenant := ""
-		if s.Admin {
-			tenant = s.Tenant
-		}
-		rq = &request{sess: *s, api: &client{api: h.api, key: s.Key, tenant: tenant, remote: r.RemoteAddr}}
-	}
+// renderError shows an error page (with the navigation when signed in:
+// rq is nil otherwise).
+func (h *handler) renderError(w http.ResponseWriter, r *http.Request, rq *request, status int, msg string) {
 	h.render(w, r, rq, status, "error", view{Title: http.StatusText(status), Data: struct {
 		Status  int
 		Message string

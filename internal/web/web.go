@@ -6,21 +6,28 @@
 //
 // Pages are rendered on the server with html/template from embedded assets;
 // there is no JavaScript and nothing is loaded from elsewhere, so it works
-// offline. The dashboard talks to Herald only through its HTTP API: it calls
-// the API handler in-process with the signed-in key, so it sees and may do
-// exactly what that key may.
+// offline. The dashboard reads and changes Herald only through its HTTP API:
+// it calls the API in-process as the signed-in key (api.NewInProcess and
+// api.AsKey), so it sees and may do exactly what that key may. Its own
+// records live in the database beside Herald's (Store): sessions, so that
+// every replica shares them and sign-out ends them, and the webhook
+// activity its pages show.
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Prefix is the path the dashboard is served under.
@@ -29,9 +36,32 @@ const Prefix = "/ui"
 //go:embed assets
 var assets embed.FS
 
-// Config adjusts the dashboard; the zero value is ready to use.
+// Store is what the dashboard keeps in Herald's database (sqlstore.Store):
+// its sessions, the API keys they stand for, and the webhook activity its
+// pages show.
+type Store interface {
+	APIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
+	CreateSession(ctx context.Context, s store.Session) error
+	Session(ctx context.Context, hash string, now time.Time, idle time.Duration) (store.Session, store.APIKey, error)
+	TouchSession(ctx context.Context, hash string, now time.Time) error
+	SetSessionTenant(ctx context.Context, hash, tenant string) error
+	DeleteSession(ctx context.Context, hash string) error
+	PurgeSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error)
+}
+
+// Config is what the dashboard is built from; API and Store are required.
 type Config struct {
-	// Logger receives unexpected failures (default: discarded).
+	// API is Herald's API for the dashboard (api.NewInProcess), called
+	// in-process as the signed-in key.
+	API http.Handler
+	// Store keeps the sessions.
+	Store Store
+	// PublicURL is the address users reach Herald at (nil: unknown). When
+	// it is https, cookies are Secure even if a proxy in front of Herald
+	// ends TLS, and forms posted from its origin are accepted.
+	PublicURL *url.URL
+	// Logger receives the sign-in log and unexpected failures (default:
+	// discarded).
 	Logger *slog.Logger
 	// Now is the clock (default: time.Now); tests may fix it.
 	Now func() time.Time
@@ -40,6 +70,8 @@ type Config struct {
 // handler serves the dashboard.
 type handler struct {
 	api      http.Handler
+	store    Store
+	secure   bool // every cookie is Secure
 	prefix   string
 	log      *slog.Logger
 	now      func() time.Time
@@ -56,17 +88,29 @@ type handler struct {
 // maxForm bounds a dashboard form body.
 const maxForm = 64 << 10
 
-// New returns the dashboard's handler for paths under /ui. api is Herald's
-// API handler (api.New), which the dashboard calls in-process.
-func New(api http.Handler, cfg Config) http.Handler {
+// New returns the dashboard's handler for paths under /ui.
+func New(cfg Config) http.Handler {
+	if cfg.API == nil || cfg.Store == nil {
+		panic("web.New: Config.API and Config.Store are required")
+	}
+	return newHandler(cfg)
+}
+
+func newHandler(cfg Config) *handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handler{api: api, prefix: Prefix, log: cfg.Logger, now: cfg.Now,
+	h := &handler{api: cfg.API, store: cfg.Store, prefix: Prefix, log: cfg.Logger, now: cfg.Now,
 		pages: map[string]*template.Template{}, origin: http.NewCrossOriginProtection()}
+	if u := cfg.PublicURL; u != nil && u.Host != "" {
+		h.secure = u.Scheme == "https"
+		if err := h.origin.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			panic("web.New: public URL: " + err.Error())
+		}
+	}
 	h.parseTemplates()
 	static, err := fs.Sub(assets, "assets/static")
 	if err != nil {
@@ -101,16 +145,17 @@ func New(api http.Handler, cfg Config) http.Handler {
 	return h
 }
 
-// Mount returns a handler that serves the dashboard under /ui (built on
-// api) and passes every other request to api unchanged.
-func Mount(api http.Handler, cfg Config) http.Handler {
-	ui := New(api, cfg)
+// Mount returns a handler that serves the dashboard under /ui and passes
+// every other request unchanged to public, Herald's API as served on the
+// network (api.New).
+func Mount(public http.Handler, cfg Config) http.Handler {
+	ui := New(cfg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/") {
 			ui.ServeHTTP(w, r)
 			return
 		}
-		api.ServeHTTP(w, r)
+		public.ServeHTTP(w, r)
 	})
 }
 
@@ -132,40 +177,61 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // request is one signed-in request: its session and an API client acting
-// with the session's key.
+// as the session's key.
 type request struct {
-	sess session
+	sess *session
 	api  *client
 }
 
+// newRequest makes the signed-in request of s.
+func (h *handler) newRequest(r *http.Request, s *session) *request {
+	return &request{sess: s, api: h.clientAs(r, s.key, s.Tenant())}
+}
+
+// clientAs is an API client acting as key k (on tenant, for an admin key).
+func (h *handler) clientAs(r *http.Request, k store.APIKey, tenant string) *client {
+	return &client{api: h.api, as: k, tenant: tenant, remote: r.RemoteAddr}
+}
+
 // signedIn wraps a page that needs a session: without one it redirects to
-// the sign-in form; a POST must carry the session's CSRF token.
+// the sign-in form (clearing a dead cookie); a POST must carry the
+// session's CSRF token.
 func (h *handler) signedIn(fn func(http.ResponseWriter, *http.Request, *request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := sessionFrom(r)
-		if !ok {
-			if r.Method == http.MethodGet {
-				h.redirect(w, r, "/signin")
-				return
-			}
-			h.renderError(w, r, nil, http.StatusForbidden, "You are not signed in (or your sign-in ran out). Sign in and try again.")
+		s, err := h.sessionFrom(r)
+		if err != nil {
+			h.noSession(w, r, err)
 			return
 		}
+		rq := h.newRequest(r, s)
 		if r.Method == http.MethodPost && !s.checkCSRF(r.PostFormValue(csrfField)) {
-			h.renderError(w, r, &s, http.StatusForbidden, "This form has no valid CSRF token (it may be from an earlier sign-in). Reload the page and try again.")
+			h.renderError(w, r, rq, http.StatusForbidden, "This form has no valid CSRF token (it may be from an earlier sign-in). Reload the page and try again.")
 			return
 		}
-		tenant := ""
-		if s.Admin {
-			tenant = s.Tenant
-		}
-		fn(w, r, &request{sess: s, api: &client{api: h.api, key: s.Key, tenant: tenant, remote: r.RemoteAddr}})
+		fn(w, r, rq)
 	}
+}
+
+// noSession answers a request that needs a session and has none.
+func (h *handler) noSession(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, errNoSession) {
+		h.log.Error("dashboard session", "err", err)
+		h.renderError(w, r, nil, http.StatusServiceUnavailable, "Herald could not read your session; try again.")
+		return
+	}
+	if _, cerr := r.Cookie(sessionCookie); cerr == nil {
+		http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	}
+	if r.Method == http.MethodGet {
+		h.redirect(w, r, "/signin")
+		return
+	}
+	h.renderError(w, r, nil, http.StatusForbidden, "You are not signed in (or your sign-in ran out). Sign in and try again.")
 }
 
 // home sends a visitor to the webhooks or to the sign-in form.
 func (h *handler) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := sessionFrom(r); ok {
+	if _, err := h.sessionFrom(r); err == nil {
 		h.redirect(w, r, "/webhooks")
 		return
 	}
@@ -183,23 +249,23 @@ func (h *handler) apiFailure(w http.ResponseWriter, r *http.Request, rq *request
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		h.log.Error("dashboard", "method", r.Method, "path", r.URL.Path, "err", err)
-		h.renderError(w, r, &rq.sess, http.StatusInternalServerError, "Something went wrong reading Herald's answer.")
+		h.renderError(w, r, rq, http.StatusInternalServerError, "Something went wrong reading Herald's answer.")
 		return
 	}
 	switch ae.Status {
 	case http.StatusUnauthorized:
-		http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+		h.endSession(w, r, rq.sess)
 		h.setFlash(w, r, flash{Text: "Herald no longer accepts this API key: sign in again."})
 		h.redirect(w, r, "/signin")
 	case http.StatusForbidden:
-		h.renderError(w, r, &rq.sess, http.StatusForbidden, "This API key may not do that: "+ae.Error())
+		h.renderError(w, r, rq, http.StatusForbidden, "This API key may not do that: "+ae.Error())
 	case http.StatusNotFound:
-		h.renderError(w, r, &rq.sess, http.StatusNotFound, "Not found: "+ae.Error())
+		h.renderError(w, r, rq, http.StatusNotFound, "Not found: "+ae.Error())
 	default:
 		status := ae.Status
 		if status < 400 || status > 599 {
 			status = http.StatusBadGateway
 		}
-		h.renderError(w, r, &rq.sess, status, "Herald answered "+http.StatusText(ae.Status)+": "+ae.Error())
+		h.renderError(w, r, rq, status, "Herald answered "+http.StatusText(ae.Status)+": "+ae.Error())
 	}
 }

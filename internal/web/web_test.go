@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
-	"github.com/heraldhq/herald/internal/web"
 )
 
 // startHerald runs Herald (with the dashboard mounted at /ui) and returns
@@ -125,20 +122,6 @@ func TestSignInRefusesBadKeys(t *testing.T) {
 	if p := cb.get("/ui/webhooks"); p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/ui/signin" {
 		t.Fatalf("revoked key: %d %q", p.Status, p.Header.Get("Location"))
 	}
-}
-
-func TestSecureCookieOverTLS(t *testing.T) {
-	in := heraldtest.Start(t, heraldtest.Options{})
-	target, _ := url.Parse(in.URL)
-	srv := httptest.NewTLSServer(web.New(httputil.NewSingleHostReverseProxy(target), web.Config{}))
-	t.Cleanup(srv.Close)
-	b := newBrowserless(t, srv.URL, srv.Client().Transport)
-	p := b.signIn(heraldtest.AdminKey, "")
-	c := cookieNamed(p.Header, "herald_session")
-	if p.Status != http.StatusSeeOther || c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("sign in over TLS: %d, cookie %+v", p.Status, c)
-	}
-	b.mustPage("/ui/webhooks", http.StatusOK)
 }
 
 func TestCSRF(t *testing.T) {

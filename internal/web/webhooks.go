@@ -204,7 +204,7 @@ func (h *handler) pingAction(w http.ResponseWriter, r *http.Request, rq *request
 func (h *handler) statusAction(w http.ResponseWriter, r *http.Request, rq *request) {
 	id, status := r.PathValue("id"), r.PostFormValue("status")
 	if status != "ACTIVE" && status != "DISABLED" {
-		h.renderError(w, r, &rq.sess, http.StatusBadRequest, "The status must be ACTIVE or DISABLED.")
+		h.renderError(w, r, rq, http.StatusBadRequest, "The status must be ACTIVE or DISABLED.")
 		return
 	}
 	if _, err := rq.api.setStatus(r.Context(), id, status); err != nil {

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},
+		{"Sessions", testSessions},
+		{"SessionExpiry", testSessionExpiry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
