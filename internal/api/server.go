@@ -117,7 +117,7 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 	r.Get("/openapi.json", openAPIHandler(cfg.Catalog)) // the OpenAPI 3.1 document, no authentication
 
 	r.Group(func(r chi.Router) {
-		r.Use(authn)
+		r.Use(authn, s.audit)
 		client := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient) }
 		publisher := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RolePublisher) }
 		reader := func(h handlerFunc) http.HandlerFunc { return s.handle(h, store.RoleClient, store.RolePublisher) }

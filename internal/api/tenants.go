@@ -64,6 +64,7 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ principa
 	if err := s.Store.CreateTenant(r.Context(), t, k); err != nil {
 		return s.storeError(r, err, "tenant "+t.Name)
 	}
+	noteCreated(r, t.ID)
 	writeJSON(w, http.StatusCreated, tenantJSON{ID: t.ID, Name: t.Name, Created: formatTime(t.Created), APIKey: key})
 	return nil
 }
@@ -121,6 +122,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err := s.Store.CreateAPIKey(r.Context(), k); err != nil {
 		return s.storeError(r, err, "tenant "+id)
 	}
+	noteCreated(r, k.ID)
 	out := toKeyJSON(k)
 	out.Key = key
 	writeJSON(w, http.StatusCreated, out)

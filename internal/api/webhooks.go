@@ -151,6 +151,7 @@ func (s *server) createWebhook(w http.ResponseWriter, r *http.Request, p princip
 		}
 		return err
 	}
+	noteCreated(r, hook.ID)
 	out := toWebhookJSON(hook)
 	out.Secret = secret
 	w.Header().Set("Location", "/webhooks/"+hook.ID)

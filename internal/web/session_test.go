@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -268,3 +269,71 @@ func TestReplicasShareSessions(t *testing.T) {
 	}
 }
 
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logLines are the records of a JSON log whose msg is msg.
+func logLines(t *testing.T, log, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(log, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestDashboardAuditLog checks that changes made from the dashboard are in
+// the audit log as the signed-in key, and so are sign-in and sign-out.
+func TestDashboardAuditLog(t *testing.T) {
+	var logs syncBuffer
+	in := heraldtest.Start(t, heraldtest.Options{Log: &logs})
+	id := createWebhook(t, in, "http://127.0.0.1:1/hook", nil)
+	b := newBrowserless(t, in.URL, nil)
+	b.mustSignIn(heraldtest.AdminKey, "")
+	if p := b.post("/ui/webhooks/"+id+"/status", url.Values{"csrf": {b.csrf()}, "status": {"DISABLED"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("disable: %d", p.Status)
+	}
+	b.post("/ui/signout", url.Values{"csrf": {b.csrf()}})
+
+	prefix := heraldtest.AdminKey[:10]
+	var fromUI []map[string]any
+	for _, a := range logLines(t, logs.String(), "audit") {
+		if a["via"] == "dashboard" {
+			fromUI = append(fromUI, a)
+		}
+	}
+	if len(fromUI) != 1 {
+		t.Fatalf("audit lines of the dashboard: %v, want the one change", fromUI)
+	}
+	a := fromUI[0]
+	if a["method"] != "PUT" || a["route"] != "/webhooks/{id}" || a["resource_id"] != id || a["status"] != float64(200) ||
+		a["key_prefix"] != prefix || a["key_id"] == "" || !strings.HasPrefix(a["remote"].(string), "127.0.0.1:") {
+		t.Errorf("dashboard audit line %v", a)
+	}
+	for _, msg := range []string{"dashboard sign-in", "dashboard sign-out"} {
+		if l := logLines(t, logs.String(), msg); len(l) != 1 || l[0]["key_prefix"] != prefix || l[0]["level"] != "INFO" {
+			t.Errorf("%s: %v", msg, l)
+		}
+	}
+	if strings.Contains(logs.String(), heraldtest.AdminKey) {
+		t.Error("the log holds the admin key")
+	}
+}
