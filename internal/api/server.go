@@ -24,6 +24,9 @@ import (
 // Store is what the API needs from Herald's store.
 type Store interface {
 	Ping(ctx context.Context) error
+	// CheckWrites reports whether a write can commit (cheap: a recent
+	// commit or probe answers).
+	CheckWrites(ctx context.Context) error
 
 	CreateTenant(ctx context.Context, t store.Tenant, keys ...store.APIKey) error
 	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
@@ -313,6 +316,14 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Ping(ctx); err != nil {
 		s.Logger.Warn("readiness check failed", "err", err)
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "database unreachable"})
+		return
+	}
+	// A database that reads but cannot write (a full disk) serves nothing
+	// useful: every publish would fail. The detail goes to the log only.
+	if err := s.Store.CheckWrites(ctx); err != nil {
+		s.Logger.Warn("readiness check failed: the database refuses writes", "err", err)
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable,
+			Message: "the database answers but refuses writes (a full disk, a read-only database); see the log"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

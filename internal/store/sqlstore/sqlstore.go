@@ -50,6 +50,8 @@ type Store struct {
 	stmts sync.Map // query -> *sql.Stmt prepared once on the writer pool
 	subs  sync.Map // webhook id -> subscription (decoded event lists)
 	pub   publishers
+	// writes tells CheckWrites when a write last committed.
+	writes writeCheck
 }
 
 // Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
@@ -141,6 +143,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.writes.committed()
 	return nil
 }
 
