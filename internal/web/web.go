@@ -38,9 +38,12 @@ var assets embed.FS
 
 // Store is what the dashboard keeps in Herald's database (sqlstore.Store):
 // its sessions, the API keys they stand for, and the webhook activity its
-// pages show.
+// pages show (read only for a webhook the API has just shown the session's
+// key, and in that key's tenant).
 type Store interface {
 	APIKeyByHash(ctx context.Context, hash string) (store.APIKey, error)
+	Tenant(ctx context.Context, idOrName string) (store.Tenant, error)
+	WebhookActivity(ctx context.Context, tenantID, webhookID string, n, pendingCap int) (store.WebhookActivity, error)
 	CreateSession(ctx context.Context, s store.Session) error
 	Session(ctx context.Context, hash string, now time.Time, idle time.Duration) (store.Session, store.APIKey, error)
 	TouchSession(ctx context.Context, hash string, now time.Time) error
@@ -241,6 +244,16 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 // redirect answers 303 See Other to a dashboard path (post/redirect/get).
 func (h *handler) redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, h.prefix+path, http.StatusSeeOther)
+}
+
+// storeFailure shows a failure to read the dashboard's own records.
+func (h *handler) storeFailure(w http.ResponseWriter, r *http.Request, rq *request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		h.renderError(w, r, rq, http.StatusNotFound, "Not found: "+err.Error())
+		return
+	}
+	h.log.Error("dashboard", "method", r.Method, "path", r.URL.Path, "err", err)
+	h.renderError(w, r, rq, http.StatusServiceUnavailable, "Herald could not read its database; try again.")
 }
 
 // apiFailure shows an API failure: an unknown key ends the session, a

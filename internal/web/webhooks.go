@@ -7,27 +7,32 @@ import (
 	"net/url"
 	"sort"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Page and sample sizes.
 const (
 	webhooksPerPage = 50
-	// recentNotifications is how many of a webhook's newest notifications
-	// the list page reads to compute its recent success rate.
-	recentNotifications = 20
-	// recentAttempts is how many newest attempts make the success rate.
+	// recentAttempts is how many of a webhook's newest attempts make its
+	// success rate.
 	recentAttempts = 50
+	// pendingCap bounds the count of a webhook's pending notifications.
+	pendingCap = 100_000
 	// chartPages bounds the search pages (of 1000) read for one chart.
 	chartPages   = 5
 	chartBuckets = 24
 	chartBucket  = time.Hour
 )
 
-// stats sums up a webhook's recent attempts.
+// stats sums up a webhook's recent activity: its newest attempts (whichever
+// notifications they belong to) and its pending notifications.
 type stats struct {
-	Attempts  int
-	Successes int
-	Last      *attempt
+	Attempts      int
+	Successes     int
+	Last          *attempt
+	Pending       int
+	PendingCapped bool
 }
 
 // Rate is the success rate as text ("—" with no attempts).
@@ -49,6 +54,14 @@ func (s stats) Outcome() string {
 	return "failure"
 }
 
+// PendingText is the count of pending notifications ("100000+" at the cap).
+func (s stats) PendingText() string {
+	if s.PendingCapped {
+		return fmt.Sprintf("%d+", s.Pending)
+	}
+	return fmt.Sprint(s.Pending)
+}
+
 // attemptsOf lists the attempts of notifications, newest first.
 func attemptsOf(notes []notification) []attempt {
 	var out []attempt
@@ -59,22 +72,70 @@ func attemptsOf(notes []notification) []attempt {
 	return out
 }
 
-// statsOf computes stats over at most the newest n attempts.
-func statsOf(atts []attempt, n int) stats {
-	var s stats
-	if len(atts) > n {
-		atts = atts[:n]
-	}
-	for i := range atts {
+// statsOf computes the stats of a webhook's activity.
+func statsOf(act store.WebhookActivity) stats {
+	s := stats{Pending: act.Pending, PendingCapped: act.PendingCapped}
+	for i, a := range act.Attempts {
 		s.Attempts++
-		if atts[i].OK() {
+		if a.ErrorKind == "" {
 			s.Successes++
 		}
-	}
-	if len(atts) > 0 {
-		s.Last = &atts[0]
+		if i == 0 {
+			last := attemptOf(a)
+			s.Last = &last
+		}
 	}
 	return s
+}
+
+// attemptOf is a stored attempt as the API shows it.
+func attemptOf(a store.Attempt) attempt {
+	return attempt{Attempt: a.Number, Time: a.Started.UTC().Format(time.RFC3339Nano),
+		DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode,
+		ResponseBody: a.ResponseBody, ErrorKind: a.ErrorKind, Error: a.Error}
+}
+
+// activity reads the stats of webhooks the API has just shown rq's key.
+// The store read is scoped to the key's tenant (for an admin key, the one it
+// acts on) as the API's was.
+func (h *handler) activity(ctx context.Context, rq *request, hooks ...webhook) ([]stats, error) {
+	tenantID := rq.sess.key.TenantID
+	if rq.sess.Admin() {
+		name := rq.sess.Tenant()
+		if name == "" {
+			name = "default"
+		}
+		t, err := h.store.Tenant(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
+		tenantID = t.ID
+	}
+	out := make([]stats, len(hooks))
+	for i, hk := range hooks {
+		act, err := h.store.WebhookActivity(ctx, tenantID, hk.ID, recentAttempts, pendingCap)
+		if err != nil {
+			return nil, fmt.Errorf("activity of webhook %s: %w", hk.ID, err)
+		}
+		out[i] = statsOf(act)
+	}
+	return out, nil
+}
+
+// nextProbe says when an open circuit lets its next probe through: the
+// time while it is ahead, and otherwise what the probe waits for (never a
+// past time).
+func nextProbe(hl health, now time.Time, pending int) string {
+	if hl.Circuit != "open" {
+		return ""
+	}
+	if t := parseAPITime(hl.NextProbe); t.After(now) {
+		return fmtTime(hl.NextProbe) + " (" + ago(now, hl.NextProbe) + ")"
+	}
+	if pending > 0 {
+		return "due now: the next attempt is the probe"
+	}
+	return "with the next notification (none is pending)"
 }
 
 type webhookRow struct {
@@ -90,14 +151,14 @@ func (h *handler) webhookList(w http.ResponseWriter, r *http.Request, rq *reques
 		h.apiFailure(w, r, rq, err)
 		return
 	}
+	st, err := h.activity(r.Context(), rq, hooks...)
+	if err != nil {
+		h.storeFailure(w, r, rq, err)
+		return
+	}
 	rows := make([]webhookRow, len(hooks))
 	for i, hk := range hooks {
-		notes, _, err := rq.api.search(r.Context(), searchQuery{WebhookID: hk.ID, Limit: recentNotifications})
-		if err != nil {
-			h.apiFailure(w, r, rq, err)
-			return
-		}
-		rows[i] = webhookRow{Hook: hk, Stats: statsOf(attemptsOf(notes), recentAttempts)}
+		rows[i] = webhookRow{Hook: hk, Stats: st[i]}
 	}
 	h.render(w, r, rq, http.StatusOK, "webhooks", view{Title: "Webhooks", Nav: "webhooks", Data: struct {
 		Rows   []webhookRow
@@ -110,6 +171,7 @@ func (h *handler) webhookList(w http.ResponseWriter, r *http.Request, rq *reques
 type webhookPageData struct {
 	Hook         webhook
 	Stats        stats
+	NextProbe    string // "" while the circuit is closed
 	Chart        chartView
 	ChartPartial bool // the chart read only the newest chartPages*1000 notifications
 	Recent       notesTable
@@ -144,7 +206,12 @@ func (h *handler) webhookPage(w http.ResponseWriter, r *http.Request, rq *reques
 		h.apiFailure(w, r, rq, err)
 		return
 	}
-	d.Stats = statsOf(attemptsOf(recent), recentAttempts)
+	st, err := h.activity(ctx, rq, hk)
+	if err != nil {
+		h.storeFailure(w, r, rq, err)
+		return
+	}
+	d.Stats, d.NextProbe = st[0], nextProbe(hk.Health, now, st[0].Pending)
 	d.Recent = notesTable{Caption: "The newest notifications of this webhook", Prefix: h.prefix, Now: now, Notes: recent}
 	expired, pg, err := rq.api.search(ctx, searchQuery{WebhookID: id, Status: "EXPIRED", Limit: 100})
 	if err != nil {

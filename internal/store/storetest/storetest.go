@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
+		{"WebhookActivity", testWebhookActivity},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
