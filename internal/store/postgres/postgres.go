@@ -36,6 +36,14 @@ var dialect = &sqlstore.Dialect{
 	SkipLocked: " FOR UPDATE SKIP LOCKED",
 	Notify:     "SELECT pg_notify('" + channel + "', '')",
 	Arrays:     true,
+	// Claims and completions walk a webhook's queue in index order from
+	// its start and stop after a few rows. Without statistics (a new
+	// database, autovacuum off or behind) the planner takes that queue for
+	// a handful of rows and reads all of it through a bitmap and a sort
+	// instead: tens of thousands of rows per statement in a backlog. Their
+	// transactions turn those plans off; every query in them has an index
+	// that gives its order.
+	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
 }
 
 // Store is the PostgreSQL store: the shared SQL store plus the wake-ups

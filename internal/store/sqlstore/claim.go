@@ -23,6 +23,9 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 	var out []store.Claimed
 	err := s.write(ctx, func(tx *tx) error {
 		out = out[:0]
+		if err := s.queueTx(ctx, tx); err != nil {
+			return err
+		}
 		token := c.Owner + "/" + uuid.NewString()
 		due, err := s.prepare(ctx, tx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
 			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'

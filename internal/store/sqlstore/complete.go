@@ -40,7 +40,9 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) ([]store.Webho
 func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.WebhookChange, error) {
 	var changes []store.WebhookChange
 	err := s.write(ctx, func(tx *tx) error {
-		var err error
+		if err := s.queueTx(ctx, tx); err != nil {
+			return err
+		}
 		health, err := s.lockHealth(ctx, tx, c.Results)
 		if err != nil {
 			return err

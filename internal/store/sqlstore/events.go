@@ -198,8 +198,7 @@ func (s *Store) replay(ctx context.Context, tx *tx, req store.PublishRequest) (s
 
 // subscribers lists, per tenant of the group, the webhooks that may
 // receive notifications, disabled ones included (their notifications wait
-// for re-enabling). Where rows lock, they are locked in id order (as every
-// writer of webhook rows does) when the group may hand work over, so that
+// for re-enabling). Where rows lock, they are locked in id order, so that
 // max_in_flight is counted once across replicas; the leases other
 // dispatchers hold are counted for the webhooks that could take work.
 func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (map[string][]store.Subscriber, error) {
@@ -215,10 +214,10 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 			handoff = c.req.Handoff.Owner()
 		}
 	}
-	lock := ""
-	if handoff != "" {
-		lock = s.d.ForUpdate
-	}
+	// The rows are locked before the group lowers their wake times or
+	// counts their leases: in id order, as every writer of webhook rows
+	// takes them, so concurrent publishes and completions never deadlock.
+	lock := s.d.ForUpdate
 	now := ms(group[0].req.Now)
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, events, status, modified_at, consecutive_failures, circuit_open_until, wake_at
 		FROM webhooks WHERE tenant_id IN (`+placeholders(len(tenants))+`) AND deleted_at IS NULL ORDER BY id`+lock, tenants...)

@@ -37,6 +37,9 @@ type Dialect struct {
 	// is exact, so claims need not count leases (a lease still held while
 	// its result is being recorded does not hold back the next claim).
 	OneProcess bool
+	// QueueTx, when set, runs first in every claim and completion
+	// transaction (planner settings for the queue's index walks).
+	QueueTx string
 	// Arrays says the database takes arrays as parameters (PostgreSQL's
 	// unnest): a batch is written in one statement instead of one per row.
 	Arrays bool
@@ -144,6 +147,17 @@ func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.writes.committed()
+	return nil
+}
+
+// queueTx runs the dialect's settings for a claim or completion.
+func (s *Store) queueTx(ctx context.Context, t *tx) error {
+	if s.d.QueueTx == "" {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, s.d.QueueTx); err != nil {
+		return fmt.Errorf("queue transaction settings: %w", err)
+	}
 	return nil
 }
 
