@@ -190,6 +190,29 @@ func TestStalledScenarioFailsWithReason(t *testing.T) {
 	}
 }
 
+// A receiver process that ends under the bench (killed from outside) is
+// named as the cause of the failed requests.
+func TestReceiverDeathIsReported(t *testing.T) {
+	cfg := testConfig(t)
+	rp, err := startReceiver(context.Background(), cfg.ReceiverCommand, cfg.ReceiverEnv, cfg.Progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	if _, err := rp.stats(context.Background()); err != nil {
+		t.Fatalf("stats of a live receiver: %v", err)
+	}
+	if err := rp.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-rp.done
+	rp.hc.CloseIdleConnections()
+	_, err = rp.stats(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the receiver process has ended (signal: killed") {
+		t.Errorf("stats after the receiver was killed = %v", err)
+	}
+}
+
 func TestReceiverRoutes(t *testing.T) {
 	srv := httptest.NewServer(newReceiver())
 	defer srv.Close()

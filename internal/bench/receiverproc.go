@@ -92,6 +92,19 @@ func (p *receiverProc) Close() {
 	<-p.done
 }
 
+// ended reports whether the receiver process has ended, and how.
+func (p *receiverProc) ended() (string, bool) {
+	if p.done == nil {
+		return "", false
+	}
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.String(), true
+	default:
+		return "", false
+	}
+}
+
 // get fetches a control route.
 func (p *receiverProc) get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+path, nil)
@@ -100,6 +113,9 @@ func (p *receiverProc) get(ctx context.Context, path string) ([]byte, error) {
 	}
 	resp, err := p.hc.Do(req)
 	if err != nil {
+		if state, ended := p.ended(); ended {
+			return nil, fmt.Errorf("receiver %s: the receiver process has ended (%s; was it signalled from outside the bench?): %w", path, state, err)
+		}
 		return nil, fmt.Errorf("receiver %s: %w", path, err)
 	}
 	defer resp.Body.Close()

@@ -171,6 +171,10 @@ func newBenchReceiver() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			err := bench.RunReceiver(ctx, os.Stdin, cmd.OutOrStdout())
+			if ctx.Err() != nil {
+				// The bench ends it through stdin; a signal came from elsewhere.
+				fmt.Fprintln(cmd.ErrOrStderr(), "bench-receiver: stopped by a signal")
+			}
 			if errors.Is(err, ctx.Err()) {
 				return nil
 			}
