@@ -306,6 +306,11 @@ type ClaimRequest struct {
 	// Ordered claims only the webhook's oldest pending notification, and
 	// only when it is due.
 	Ordered bool
+	// Busy is how many attempts of the webhook the claiming dispatcher has
+	// in flight itself: it counts its own exactly, so its leases whose
+	// results are still being recorded do not hold back the claim; other
+	// dispatchers' live leases are counted in the database.
+	Busy int
 	// RateLimit, when positive, bounds claims per second (a token bucket
 	// in the database, with a burst of a tenth of a second's worth).
 	RateLimit float64
