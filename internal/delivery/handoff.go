@@ -13,10 +13,11 @@ func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 // it can be run at once by this process: the dispatcher is running, the
 // webhook is active, prepared and unchanged, its circuit is closed, it is
 // neither ordered nor rate limited (those go through the queue, which
-// keeps their order and their shared bucket), its queue holds nothing the
-// notification would overtake, and it and the service have free slots.
+// keeps their order and their shared bucket), and it and the service have
+// free slots. While its queue holds work, hand-offs use at most half of
+// its slots, so neither path starves the other.
 func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool) {
-	if s.Status != store.WebhookActive || s.Due || s.Health.CircuitOpen() {
+	if s.Status != store.WebhookActive || s.Health.CircuitOpen() {
 		return time.Time{}, false
 	}
 	d.mu.Lock()
@@ -30,7 +31,14 @@ func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool
 	if w.Config.Ordered || w.Config.RateLimitPerSecond != nil {
 		return time.Time{}, false
 	}
-	if !d.slots.tryTake(s.ID, d.maxInFlight(w)-s.LeasedByOthers) {
+	limit := d.maxInFlight(w) - s.LeasedByOthers
+	if s.Due {
+		// The queue holds work of this webhook: new work may use only half
+		// its slots, the claims the other half, so the queue drains while
+		// fresh notifications still go out at once.
+		limit /= 2
+	}
+	if !d.slots.tryTake(s.ID, limit) {
 		return time.Time{}, false
 	}
 	return now.Add(max(d.cfg.Lease, timeout(w)+leaseMargin)), true

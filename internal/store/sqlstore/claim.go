@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,7 +47,11 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			return fmt.Errorf("prepare ordered claim: %w", err)
 		}
 		defer head.Close()
-		for _, r := range c.Requests {
+		// Webhook rows are locked in id order, as every writer takes them.
+		reqs := slices.SortedFunc(slices.Values(c.Requests), func(a, b store.ClaimRequest) int {
+			return strings.Compare(a.WebhookID, b.WebhookID)
+		})
+		for _, r := range reqs {
 			sl, err := s.slots(ctx, tx, r, c)
 			if err != nil {
 				return err
@@ -154,8 +160,9 @@ type slotsFor struct {
 // An ordered webhook's claim statement only needs the limit to be positive.
 //
 // Where the dialect locks rows, the webhook's row is locked for the rest of
-// the transaction, so that two replicas never count the same free slots or
-// tokens; a webhook another replica is claiming for right now is skipped.
+// the transaction (waiting for a publish or another claim holding it), so
+// that two replicas never count the same free slots or tokens and no write
+// lowering its wake time is lost.
 func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store.Claim) (slotsFor, error) {
 	sl := slotsFor{webhookID: r.WebhookID, rate: r.RateLimit}
 	if r.Limit <= 0 {
@@ -164,7 +171,7 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 	var h store.Health
 	var openUntil, refilled int64
 	err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, circuit_open_until, rate_tokens, rate_updated_at
-		FROM webhooks WHERE id = ?`+s.d.SkipLocked, r.WebhookID).Scan(&h.ConsecutiveFailures, &openUntil, &sl.bucket.Tokens, &refilled)
+		FROM webhooks WHERE id = ?`+s.d.ForUpdate, r.WebhookID).Scan(&h.ConsecutiveFailures, &openUntil, &sl.bucket.Tokens, &refilled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sl, nil
 	}

@@ -120,6 +120,12 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 	where, args := filterSQL(f)
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
+		// Webhook rows first (in id order, as every writer takes them), then
+		// their notifications.
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT id FROM webhooks
+			WHERE tenant_id = ? ORDER BY id`+s.d.ForUpdate+`)`, f.TenantID); err != nil {
+			return fmt.Errorf("wake requeued webhooks: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE notifications AS n SET status = 'PENDING', retry_base = attempts,
 			next_attempt_at = ?, modified_at = ? WHERE `+where+`
 			AND n.webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)`, append([]any{ms(now), ms(now)}, args...)...)
@@ -128,9 +134,6 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 		}
 		if n, _ = res.RowsAffected(); n == 0 {
 			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE tenant_id = ?`, f.TenantID); err != nil {
-			return fmt.Errorf("wake requeued webhooks: %w", err)
 		}
 		return s.notify(ctx, tx)
 	})
