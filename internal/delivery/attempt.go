@@ -41,7 +41,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 		d.log.Debug("attempt failed", "notification_id", n.ID, "webhook_id", n.WebhookID, "attempt", n.Attempt,
 			"kind", out.ErrorKind, "err", out.Error, "next", v.Status)
 	}
-	d.results <- store.AttemptResult{
+	res := store.AttemptResult{
 		LeaseToken: n.LeaseToken,
 		WebhookID:  n.WebhookID,
 		Attempt: store.Attempt{
@@ -49,6 +49,13 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 			StatusCode: out.StatusCode, ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
 		},
 		Status: v.Status, NextAttemptAt: v.Next, ProbeAt: v.ProbeAt,
+	}
+	// The committer may be stuck on an unreachable database with the
+	// channel full: an attempt abandoned at shutdown then gives up its
+	// result (its lease is released or runs out) instead of blocking.
+	select {
+	case d.results <- res:
+	case <-ctx.Done():
 	}
 }
 

@@ -47,6 +47,10 @@ func (d *Dispatcher) commit(ctx context.Context, batch []store.AttemptResult) {
 		changes, err := d.q.Complete(cctx, store.Completion{Results: batch, Now: d.now(), Health: d.cfg.Policy})
 		cancel()
 		d.logChanges(changes)
+		var inc *store.IncompleteError
+		if errors.As(err, &inc) {
+			batch = inc.Results // the others are recorded
+		}
 		var aside *store.SetAsideError
 		if errors.As(err, &aside) {
 			d.cfg.Observer.ResultsSetAside(len(aside.Results))

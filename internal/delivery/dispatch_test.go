@@ -190,23 +190,26 @@ func TestDispatchSharesTheCapFairly(t *testing.T) {
 }
 
 // TestShutdownIsBoundedWhileTheDatabaseIsDown: results that cannot be
-// recorded do not hold a shutdown for a whole lease.
+// recorded do not hold a shutdown for a whole lease, even when they fill
+// the committer's queue and attempts wait to hand theirs over.
 func TestShutdownIsBoundedWhileTheDatabaseIsDown(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	q := newFakeQueue()
 	q.completeErr = errors.New("database unreachable")
-	q.add("a", srv.URL, 3)
+	q.add("a", srv.URL, 6)
 	d := NewDispatcher(q, NewSender(netguard.Guard{AllowPrivate: true}, "test"), Config{
-		Owner: "o", Lease: time.Hour, ShutdownGrace: 100 * time.Millisecond,
+		Owner: "o", Lease: time.Hour, ShutdownGrace: 100 * time.Millisecond, MaxConcurrency: 2,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- d.Run(ctx) }()
-	awaitCount(t, "notifications claimed", func() int64 {
-		c := q.claimed()
-		return int64(c["a"])
-	}, 3)
+	// At least one result in the committer's hands, two queued, and two
+	// attempts waiting with their results: the slots are all held.
+	awaitCount(t, "notifications claimed, at least 5", func() int64 {
+		return min(int64(q.claimed()["a"]), 5)
+	}, 5)
+	awaitCount(t, "slots held", func() int64 { return int64(d.slots.used()) }, 2)
 	cancel()
 	select {
 	case <-stopped:

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 )
 
@@ -100,8 +101,16 @@ func (s *slots) grant(wants []want) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	got := make([]int, len(wants))
-	// First every webhook below smallShare, from any free slot.
-	for i, w := range wants {
+	// First every webhook below smallShare, from any free slot, the least
+	// busy first: a webhook with nothing in flight is served before busy
+	// ones take their slots back, whatever the order of wants.
+	order := make([]int, len(wants))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return s.per[wants[a].id] - s.per[wants[b].id] })
+	for _, i := range order {
+		w := wants[i]
 		for s.per[w.id] < min(smallShare, w.max) && s.cap-s.total > 0 {
 			s.per[w.id]++
 			s.total++

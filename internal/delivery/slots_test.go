@@ -23,6 +23,8 @@ func TestSlotsGrantShares(t *testing.T) {
 			[]want{{"a", 256}, {"b", 256}}, []int{0, 2}},
 		{"a full service grants nothing", 8, map[string]int{"a": 8},
 			[]want{{"a", 256}, {"b", 256}}, []int{0, 0}},
+		{"the least busy is served first, whatever the order", 4, map[string]int{"a": 1, "b": 1, "c": 1},
+			[]want{{"a", 256}, {"b", 256}, {"c", 256}, {"x", 256}}, []int{0, 0, 0, 1}},
 		{"a small cap has no reserve", 4, nil,
 			[]want{{"a", 256}}, []int{4}},
 	}

@@ -422,6 +422,20 @@ type Purged struct {
 	IdempotencyKeys int
 }
 
+// IncompleteError reports that a Completion recorded some of its results
+// and that Results were not recorded because the database failed: they are
+// to be retried.
+type IncompleteError struct {
+	Results []AttemptResult
+	Err     error
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("%d attempt results not recorded: %v", len(e.Results), e.Err)
+}
+
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
 // SetAsideError reports results a Completion could not record even one at
 // a time: the others were recorded. Their notifications stay leased until
 // the lease runs out and are then tried again, as after a crash.

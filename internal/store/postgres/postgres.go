@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,12 +31,13 @@ var migrations embed.FS
 const channel = "herald_work"
 
 var dialect = &sqlstore.Dialect{
-	Numbered:   true,
-	IsUnique:   isUnique,
-	ForUpdate:  " FOR UPDATE",
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	Notify:     "SELECT pg_notify('" + channel + "', '')",
-	Arrays:     true,
+	Numbered:    true,
+	IsUnique:    isUnique,
+	IsDataError: isDataError,
+	ForUpdate:   " FOR UPDATE",
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	Notify:      "SELECT pg_notify('" + channel + "', '')",
+	Arrays:      true,
 	// Claims and completions walk a webhook's queue in index order from
 	// its start and stop after a few rows. Without statistics (a new
 	// database, autovacuum off or behind) the planner takes that queue for
@@ -145,6 +147,14 @@ func (s *Store) listen(ctx context.Context, wake, connected func()) error {
 		}
 		wake()
 	}
+}
+
+// isDataError reports errors of the data written: SQLSTATE classes 22
+// (data exception, such as invalid UTF-8 or NUL in text) and 23 (integrity
+// constraint violation).
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }
 
 // isUnique reports whether err is a unique or primary key violation.

@@ -23,7 +23,7 @@ import (
 var migrations embed.FS
 
 // dialect: one writer connection serializes writes, so no row locks.
-var dialect = &sqlstore.Dialect{IsUnique: isUnique, OneProcess: true}
+var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true}
 
 // Open opens (creating if needed, mode 0600) the database file at path and
 // brings its schema up to date.
@@ -84,6 +84,20 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
 	return nil
+}
+
+// isDataError reports errors of the data written (a constraint, a value
+// too big or of the wrong type), not of the database.
+func isDataError(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+		return true
+	}
+	return false
 }
 
 // isUnique reports whether err is a unique or primary key violation.

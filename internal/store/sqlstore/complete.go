@@ -61,12 +61,20 @@ func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.Web
 
 // completeEach records the results of a failed batch one at a time.
 func (s *Store) completeEach(ctx context.Context, c store.Completion, batchErr error) ([]store.WebhookChange, error) {
+	if !s.d.isDataError(batchErr) {
+		return nil, batchErr // the database, not a row: retried whole
+	}
 	var changes []store.WebhookChange
 	aside := &store.SetAsideError{}
-	for _, r := range c.Results {
+	for i, r := range c.Results {
 		one := c
 		one.Results = []store.AttemptResult{r}
 		ch, err := s.completeTx(ctx, one)
+		if err != nil && !s.d.isDataError(err) {
+			// The database failed meanwhile: the results not yet recorded
+			// are to be retried, the others are in.
+			return changes, &store.IncompleteError{Results: c.Results[i:], Err: err}
+		}
 		if err != nil {
 			aside.Results = append(aside.Results, r)
 			aside.Errs = append(aside.Errs, err)

@@ -40,19 +40,25 @@ type publishCall struct {
 
 // publishers runs the group committers of a store.
 type publishers struct {
-	once   sync.Once
-	calls  chan *publishCall
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed bool
-	mu     sync.Mutex
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	calls   chan *publishCall
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	// ctx bounds every group's transaction; Close ends it, so a shutdown
+	// never waits on an unreachable database.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Publish stores events and fans each one out to every subscribed webhook of
 // the tenant, atomically: when it returns nil, every event and notification
 // is committed. Event IDs and creation times are the caller's.
 func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error) {
-	s.startPublishers()
+	if !s.startPublishers() {
+		return store.PublishResult{}, errors.New("publish: store closed")
+	}
 	c := &publishCall{ctx: ctx, req: req, done: make(chan struct{})}
 	select {
 	case s.pub.calls <- c:
@@ -67,34 +73,45 @@ func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.Pu
 
 // startPublishers starts the group committers on first use: one where the
 // database has a single writer, a few where transactions run side by side.
-func (s *Store) startPublishers() {
-	s.pub.once.Do(func() {
-		s.pub.calls = make(chan *publishCall)
-		s.pub.stop = make(chan struct{})
-		n := 1
-		if !s.d.OneProcess {
-			n = 4
-		}
-		for range n {
-			s.pub.wg.Add(1)
-			go func() {
-				defer s.pub.wg.Done()
-				s.publishLoop()
-			}()
-		}
-	})
+// It reports false once the store is closed.
+func (s *Store) startPublishers() bool {
+	s.pub.mu.Lock()
+	defer s.pub.mu.Unlock()
+	if s.pub.closed {
+		return false
+	}
+	if s.pub.started {
+		return true
+	}
+	s.pub.started = true
+	s.pub.calls = make(chan *publishCall)
+	s.pub.stop = make(chan struct{})
+	s.pub.ctx, s.pub.cancel = context.WithCancel(context.Background())
+	n := 1
+	if !s.d.OneProcess {
+		n = 4
+	}
+	for range n {
+		s.pub.wg.Add(1)
+		go func() {
+			defer s.pub.wg.Done()
+			s.publishLoop()
+		}()
+	}
+	return true
 }
 
 // stopPublishers ends the group committers (Close).
 func (s *Store) stopPublishers() {
 	s.pub.mu.Lock()
-	defer s.pub.mu.Unlock()
-	if s.pub.closed || s.pub.stop == nil {
-		s.pub.closed = true
+	started, closed := s.pub.started, s.pub.closed
+	s.pub.closed = true
+	s.pub.mu.Unlock()
+	if !started || closed {
 		return
 	}
-	s.pub.closed = true
 	close(s.pub.stop)
+	s.pub.cancel()
 	s.pub.wg.Wait()
 }
 
@@ -162,14 +179,16 @@ func splitRepeatedKeys(group []*publishCall) (now, later []*publishCall) {
 // commitGroup runs a group in one transaction; if it fails, each call runs
 // alone.
 func (s *Store) commitGroup(group []*publishCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(s.pub.ctx, 60*time.Second)
 	defer cancel()
 	err := s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
 	if err != nil {
 		for _, c := range group {
 			c.release()
 		}
-		if len(group) > 1 {
+		// Alone, each call fails or commits on its own: worth it when a
+		// request's rows broke the group, not when the database is away.
+		if len(group) > 1 && ctx.Err() == nil && (errors.Is(err, errIdempotencyRace) || s.d.isDataError(err)) {
 			for _, c := range group {
 				s.commitGroup([]*publishCall{c})
 			}

@@ -24,6 +24,10 @@ type Dialect struct {
 	Numbered bool
 	// IsUnique reports a unique or primary key violation.
 	IsUnique func(error) bool
+	// IsDataError reports an error of the rows written (a constraint,
+	// invalid data), as opposed to the database being unavailable: only
+	// such an error is blamed on one row of a batch.
+	IsDataError func(error) bool
 	// ForUpdate locks rows read in a write transaction (" FOR UPDATE"), and
 	// SkipLocked claims rows no other transaction holds
 	// (" FOR UPDATE SKIP LOCKED"); both empty where a database has a single
@@ -170,6 +174,10 @@ func (s *Store) notify(ctx context.Context, t *tx) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
+}
+
+func (d *Dialect) isDataError(err error) bool {
+	return d.IsDataError != nil && d.IsDataError(err)
 }
 
 // db and tx rebind the ? placeholders of every query for the dialect.
