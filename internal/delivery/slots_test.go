@@ -57,8 +57,10 @@ func TestSlotsTakeAndRelease(t *testing.T) {
 	if s.tryTake("a", 256) {
 		t.Fatal("a busy webhook took a reserved slot")
 	}
-	if !s.tryTake("b", 256) || !s.tryTake("b", 256) {
-		t.Fatal("a new webhook found no reserved slot")
+	for i := range 2 {
+		if !s.tryTake("b", 256) {
+			t.Fatalf("a new webhook found no reserved slot (take %d)", i)
+		}
 	}
 	if s.tryTake("c", 256) {
 		t.Fatal("took a slot over the cap")
