@@ -250,22 +250,25 @@ const neverWake = int64(1) << 62
 
 // raiseWake moves a webhook's wake time forward when this claim showed it
 // has nothing more to claim before then: its circuit waits for its probe
-// time, its rate bucket for a token, or it took every due notification (then
-// the next one falls due, or a lease taken runs out). The webhook's row is
-// held by this transaction (see slots), so no write lowering it meanwhile
-// is lost.
+// time (or for the lease of the probe it just took to end), its rate bucket
+// for a token (also when this claim emptied it), or it took every due
+// notification (then the next one falls due, or a lease taken runs out).
+// The webhook's row is held by this transaction (see slots), so no write
+// lowering it meanwhile is lost.
 func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int, now time.Time) error {
 	if !sl.found || sl.blocked {
 		return nil
 	}
 	wake := ms(sl.wake)
 	if sl.wake.IsZero() {
-		if claimed >= sl.n && sl.n > 0 {
-			return nil // there may be more: look again at once
-		}
-		if sl.probe && claimed > 0 {
+		switch b := sl.bucket.Spend(claimed); {
+		case sl.probe && claimed > 0:
 			wake = ms(sl.probeUntil)
-		} else {
+		case sl.rate > 0 && b.Whole() < 1:
+			wake = ms(b.NextToken(sl.rate))
+		case claimed >= sl.n && sl.n > 0:
+			return nil // there may be more: look again at once
+		default:
 			next, err := s.nextWake(ctx, tx, sl.webhookID)
 			if err != nil {
 				return err

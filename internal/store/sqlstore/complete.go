@@ -50,10 +50,11 @@ func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.Web
 		if err := s.insertAttempts(ctx, tx, c.Results); err != nil {
 			return err
 		}
-		if err := s.updateNotifications(ctx, tx, c); err != nil {
+		expired, err := s.updateNotifications(ctx, tx, c)
+		if err != nil {
 			return err
 		}
-		changes, err = s.recordHealth(ctx, tx, c, health)
+		changes, err = s.recordHealth(ctx, tx, c, health, expired)
 		return err
 	})
 	return changes, err
@@ -170,9 +171,11 @@ func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.Atte
 }
 
 // updateNotifications writes each notification's next state and ends its
-// lease, where the lease is still the result's.
-func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Completion) error {
+// lease, where the lease is still the result's. It returns, by webhook, how
+// many notifications it marked EXPIRED (a stale result marks none).
+func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Completion) (map[string]int, error) {
 	now := ms(c.Now)
+	expired := map[string]int{}
 	if s.d.Arrays {
 		ids, tokens, statuses := make([]string, len(c.Results)), make([]string, len(c.Results)), make([]string, len(c.Results))
 		attempts, next := make([]int64, len(c.Results)), make([]int64, len(c.Results))
@@ -180,30 +183,50 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 			ids[i], tokens[i], statuses[i] = r.Attempt.NotificationID, r.LeaseToken, r.Status
 			attempts[i], next[i] = int64(r.Attempt.Number), ms(r.NextAttemptAt)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
+		rows, err := tx.QueryContext(ctx, `WITH u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
 				next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS v(id, token, status, attempts, next)
-			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'`,
+			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'
+			RETURNING n.webhook_id, n.status)
+			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`,
 			now, ids, tokens, statuses, attempts, next)
 		if err != nil {
-			return fmt.Errorf("update notifications: %w", err)
+			return nil, fmt.Errorf("update notifications: %w", err)
 		}
-		return nil
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return nil, fmt.Errorf("scan expired count: %w", err)
+			}
+			expired[id] = n
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("update notifications: %w", err)
+		}
+		return expired, nil
 	}
 	upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
 		lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 		WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
 	if err != nil {
-		return fmt.Errorf("prepare notification update: %w", err)
+		return nil, fmt.Errorf("prepare notification update: %w", err)
 	}
 	defer upd.Close()
 	for _, r := range c.Results {
 		a := r.Attempt
-		if _, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken); err != nil {
-			return fmt.Errorf("update notification: %w", err)
+		res, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken)
+		if err != nil {
+			return nil, fmt.Errorf("update notification: %w", err)
+		}
+		if r.Status == store.StatusExpired {
+			if n, _ := res.RowsAffected(); n > 0 {
+				expired[r.WebhookID]++
+			}
 		}
 	}
-	return nil
+	return expired, nil
 }
 
 func textArray(v []any) []string {

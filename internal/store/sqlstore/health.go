@@ -62,8 +62,10 @@ func (s *Store) lockHealth(ctx context.Context, tx *tx, results []store.AttemptR
 
 // recordHealth folds the results into their webhooks' health through the
 // policy, in order, and writes every webhook's new health in one statement
-// (arrays) or one per webhook. It returns the changes worth logging.
-func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, health map[string]*webhookHealth) ([]store.WebhookChange, error) {
+// (arrays) or one per webhook. It returns the changes worth logging, with
+// the notifications the batch marked EXPIRED (by webhook).
+func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, health map[string]*webhookHealth,
+	expired map[string]int) ([]store.WebhookChange, error) {
 	var order []*webhookHealth
 	for _, r := range c.Results {
 		w := health[r.WebhookID]
@@ -78,12 +80,10 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 		w.change.Opened = w.change.Opened || ch.Opened
 		w.change.Closed = w.change.Closed || ch.Closed
 		w.disable = w.disable || (ch.Disable && w.status == store.WebhookActive)
-		if r.Status == store.StatusExpired {
-			w.change.Expired++
-		}
 	}
 	var changes []store.WebhookChange
 	for _, w := range order {
+		w.change.Expired = expired[w.id]
 		w.change.Failures = w.h.ConsecutiveFailures
 		w.change.Disable = w.disable
 		if w.change.Opened || w.change.Closed || w.change.Disable || w.change.Expired > 0 {

@@ -120,10 +120,18 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 	where, args := filterSQL(f)
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
-		// Webhook rows first (in id order, as every writer takes them), then
-		// their notifications.
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT id FROM webhooks
-			WHERE tenant_id = ? ORDER BY id`+s.d.ForUpdate+`)`, f.TenantID); err != nil {
+		// Only the webhooks whose notifications go back to the queue wake
+		// (the others of the tenant have nothing new to claim), before the
+		// update (which the filter no longer matches). Their rows are
+		// locked first, in id order, as every writer of webhook rows does.
+		hooks := `SELECT n.webhook_id FROM notifications AS n WHERE ` + where
+		if s.d.ForUpdate != "" {
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM webhooks WHERE id IN (`+hooks+`) ORDER BY id`+s.d.ForUpdate, args...); err != nil {
+				return fmt.Errorf("lock requeued webhooks: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = ? WHERE wake_at > ? AND deleted_at IS NULL AND id IN (`+hooks+`)`,
+			append([]any{ms(now), ms(now)}, args...)...); err != nil {
 			return fmt.Errorf("wake requeued webhooks: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE notifications AS n SET status = 'PENDING', retry_base = attempts,

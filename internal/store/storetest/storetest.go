@@ -43,6 +43,15 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
 		{"WebhookActivity", testWebhookActivity},
+		{"MixedOutcomes", testMixedOutcomes},
+		{"AutoDisable", testAutoDisable},
+		{"CircuitProbe", testCircuitProbe},
+		{"RateBucket", testRateBucket},
+		{"WakeTimes", testWakeTimes},
+		{"Handoff", testHandoff},
+		{"HandoffSubscribers", testHandoffSubscribers},
+		{"GroupCommit", testGroupCommit},
+		{"PoisonResults", testPoisonResults},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}
