@@ -132,7 +132,11 @@ func testHandoff(t *testing.T, newStore NewStoreFunc) {
 		queued = id
 	}
 
-	// Another dispatcher finds only the notification left in the queue.
+	// Only the queued notification's webhook is due; another dispatcher
+	// finds only it.
+	if due := dueIDs(t, s, T0); len(due) != 1 || due[0] != refs[queued] {
+		t.Fatalf("after the publish due %v, want only %s, the webhook of the queued notification", due, refs[queued])
+	}
 	if got := Claim(t, s, "other", T0, 10, hookIDs(hooks)...); len(got) != 1 || got[0].ID != queued {
 		t.Fatalf("another dispatcher claimed %v, want only the queued %s", claimedIDs(got), queued)
 	}

@@ -105,11 +105,11 @@ func testMixedOutcomes(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ten := MustTenant(t, s)
 	w := MustWebhook(t, s, ten.ID, "TRANSACTION")
-	PublishTo(t, s, ten.ID, w.ID, 16, T0)
+	PublishTo(t, s, ten.ID, w.ID, 17, T0)
 	now := T0.Add(time.Second)
-	c := Claim(t, s, "d", now, 16, w.ID)
-	if len(c) != 16 {
-		t.Fatalf("claimed %d, want 16", len(c))
+	c := Claim(t, s, "d", now, 17, w.ID)
+	if len(c) != 17 {
+		t.Fatalf("claimed %d, want 17", len(c))
 	}
 	retry, probe := now.Add(time.Hour), now.Add(2*time.Hour) // out of this test's way
 	at := func(i int) time.Time { return now.Add(time.Duration(i) * time.Second) }
@@ -130,50 +130,49 @@ func testMixedOutcomes(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("failed notification due at %v, want %v", n.NextAttemptAt, retry)
 	}
 
-	// The fifth failure in a row opens the circuit, and only it reports so.
+	// The fifth failure in a row opens the circuit, also within a batch.
 	wantNoChange(t, completeWith(t, s, p, at(8), fail(6), fail(7), fail(8)), w.ID, "four failures in a row")
-	wantChange(t, completeWith(t, s, p, at(9), fail(9)), w, store.WebhookChange{HealthChange: store.HealthChange{Opened: true}, Failures: 5},
-		"the fifth failure")
-	opened := store.Health{ConsecutiveFailures: 5, FailingSince: finished(at(5)), CircuitOpenUntil: probe, LastSuccess: finished(at(4)),
-		LastFailure: finished(at(9))}
-	sameHealth(t, healthOf(t, s, w), opened, "after the fifth failure")
-	if !healthOf(t, s, w).CircuitOpen() {
-		t.Fatalf("circuit closed after five failures")
+	expire := func(i int) store.AttemptResult { return failure(c[i], at(i), store.StatusExpired, time.Time{}, probe) }
+	wantChange(t, completeWith(t, s, p, at(10), fail(9), expire(10)), w,
+		store.WebhookChange{HealthChange: store.HealthChange{Opened: true}, Failures: 6, Expired: 1}, "a fifth and a sixth failure")
+	wantNoChange(t, completeWith(t, s, p, at(11), fail(11)), w.ID, "a failure on an open circuit")
+	h := healthOf(t, s, w)
+	sameHealth(t, h, store.Health{ConsecutiveFailures: 7, FailingSince: finished(at(5)), CircuitOpenUntil: probe,
+		LastSuccess: finished(at(4)), LastFailure: finished(at(11))}, "after seven failures")
+	if !h.CircuitOpen() {
+		t.Fatalf("circuit closed after seven failures")
 	}
-	wantChange(t, completeWith(t, s, p, at(10), failure(c[10], at(10), store.StatusExpired, time.Time{}, probe)), w,
-		store.WebhookChange{Failures: 6, Expired: 1}, "a sixth failure, expired")
 
 	// [success, failure] on the open circuit closes it.
-	wantChange(t, completeWith(t, s, p, at(12), success(c[11], at(11)), fail(12)), w,
+	wantChange(t, completeWith(t, s, p, at(13), success(c[12], at(12)), fail(13)), w,
 		store.WebhookChange{HealthChange: store.HealthChange{Closed: true}, Failures: 1}, "[success, failure] on an open circuit")
-	sameHealth(t, healthOf(t, s, w), store.Health{ConsecutiveFailures: 1, FailingSince: finished(at(12)),
-		LastSuccess: finished(at(11)), LastFailure: finished(at(12))}, "after [success, failure] on an open circuit")
+	sameHealth(t, healthOf(t, s, w), store.Health{ConsecutiveFailures: 1, FailingSince: finished(at(13)),
+		LastSuccess: finished(at(12)), LastFailure: finished(at(13))}, "after [success, failure] on an open circuit")
 
-	expire := func(i int) store.AttemptResult { return failure(c[i], at(i), store.StatusExpired, time.Time{}, probe) }
-	wantChange(t, completeWith(t, s, p, at(14), expire(13), expire(14)), w, store.WebhookChange{Failures: 3, Expired: 2},
+	wantChange(t, completeWith(t, s, p, at(15), expire(14), expire(15)), w, store.WebhookChange{Failures: 3, Expired: 2},
 		"two expired in one batch")
-	wantStatus(t, s, ten.ID, c[13].ID, store.StatusExpired, 1)
+	wantStatus(t, s, ten.ID, c[14].ID, store.StatusExpired, 1)
 
-	// c[15]'s lease runs out and another dispatcher takes it: the first
+	// c[16]'s lease runs out and another dispatcher takes it: the first
 	// dispatcher's result counts for health and in the log, and leaves the
 	// notification (and the new lease) alone.
 	later := now.Add(31 * time.Second)
-	cur := Claim(t, s, "fast", later, 16, w.ID)
-	if len(cur) != 1 || cur[0].ID != c[15].ID {
-		t.Fatalf("after the lease claimed %v, want only %s", claimedIDs(cur), c[15].ID)
+	cur := Claim(t, s, "fast", later, 17, w.ID)
+	if len(cur) != 1 || cur[0].ID != c[16].ID {
+		t.Fatalf("after the lease claimed %v, want only %s", claimedIDs(cur), c[16].ID)
 	}
-	wantNoChange(t, completeWith(t, s, p, later, expire(15)), w.ID, "a stale expired result")
-	n := wantStatus(t, s, ten.ID, c[15].ID, store.StatusPending, 0)
+	wantNoChange(t, completeWith(t, s, p, later, expire(16)), w.ID, "a stale expired result")
+	n := wantStatus(t, s, ten.ID, c[16].ID, store.StatusPending, 0)
 	if len(n.AttemptLog) != 1 || n.AttemptLog[0].ErrorKind != "http_status" {
 		t.Fatalf("stale attempt log %+v, want the one attempt", n.AttemptLog)
 	}
-	sameHealth(t, healthOf(t, s, w), store.Health{ConsecutiveFailures: 4, FailingSince: finished(at(12)),
-		LastSuccess: finished(at(11)), LastFailure: finished(at(15))}, "after a stale failure")
-	if got := Claim(t, s, "other", later.Add(time.Second), 16, w.ID); len(got) != 0 {
+	sameHealth(t, healthOf(t, s, w), store.Health{ConsecutiveFailures: 4, FailingSince: finished(at(13)),
+		LastSuccess: finished(at(12)), LastFailure: finished(at(16))}, "after a stale failure")
+	if got := Claim(t, s, "other", later.Add(time.Second), 17, w.ID); len(got) != 0 {
 		t.Fatalf("a stale result freed the current lease: claimed %v", claimedIDs(got))
 	}
 	wantNoChange(t, completeWith(t, s, p, later, success(cur[0], later)), w.ID, "the current lease's success")
-	wantStatus(t, s, ten.ID, c[15].ID, store.StatusDelivered, 1)
+	wantStatus(t, s, ten.ID, c[16].ID, store.StatusDelivered, 1)
 }
 
 // testAutoDisable: a webhook failing without a success for as long as the

@@ -33,6 +33,18 @@ func testRateBucket(t *testing.T, newStore NewStoreFunc) {
 	if due := dueIDs(t, s, t1); len(due) != 0 {
 		t.Fatalf("webhook with an empty bucket due at once: %v", due)
 	}
+	// A publish makes it due (wake times are lower bounds); a claim that
+	// finds no token puts its wake time back.
+	publish(t, s, ten.ID, "TRANSACTION", t1)
+	if due := dueIDs(t, s, t1); len(due) != 1 || due[0] != w.ID {
+		t.Fatalf("after a publish due %v, want %s", due, w.ID)
+	}
+	if n := claim("e", t1); n != 0 {
+		t.Fatalf("claimed %d with the bucket empty", n)
+	}
+	if due := dueIDs(t, s, t1); len(due) != 0 {
+		t.Fatalf("due %v after a claim found the bucket empty", due)
+	}
 	next, err := s.NextDue(ctxOf(t), t1)
 	NoErr(t, err, "next due")
 	if next.Before(t1.Add(25*time.Millisecond)) || next.After(t1.Add(26*time.Millisecond)) {
@@ -131,7 +143,10 @@ func testWakeTimes(t *testing.T, newStore NewStoreFunc) {
 	wantDue := func(at time.Time, want []string, what string) {
 		t.Helper()
 		if got := dueIDs(t, s, at); !sameSet(got, want) {
-			t.Fatalf("%s: DueWebhooks(%v) = %v, want %v", what, at, got, want)
+			if len(got) > 10 {
+				got = append(got[:10], "...")
+			}
+			t.Fatalf("%s: DueWebhooks(%v) = %d webhooks %v, want %v", what, at, len(got), got, want)
 		}
 	}
 	wantDue(now, hookIDs(busy), "202 webhooks, 2 with due work")
