@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -11,8 +10,6 @@ import (
 	"github.com/heraldhq/herald/internal/auth"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-var tenantName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 type tenantJSON struct {
 	ID      string `json:"id"`
@@ -49,11 +46,11 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ principa
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
-	if in.Name == nil || *in.Name == "" {
+	if in.Name == nil {
 		return invalid("name", "is required")
 	}
-	if !tenantName.MatchString(*in.Name) {
-		return invalid("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	if err := store.CheckTenantName(*in.Name); err != nil {
+		return invalid("name", "%v", err)
 	}
 	now := time.Now().UTC()
 	t := store.Tenant{ID: uuid.Must(uuid.NewV7()).String(), Name: *in.Name, Created: now}

@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -24,10 +27,40 @@ func dataFlag(cmd *cobra.Command, w *where) {
 	addEnvToUsage(cmd)
 }
 
+// openStore opens the database of an administration command, which must
+// exist: a mistyped --data would otherwise get a fresh, empty database (and
+// encryption key), and a tenant or key made there would serve nobody. Only
+// serve and migrate create one (openNewStore).
 func openStore(cmd *cobra.Command, w where) (service.Backend, error) {
+	if w.url == "" {
+		if err := checkDatabase(w.dir); err != nil {
+			return nil, err
+		}
+	}
+	return openNewStore(cmd, w)
+}
+
+// openNewStore opens the database, creating it (and its schema) if need be.
+func openNewStore(cmd *cobra.Command, w where) (service.Backend, error) {
 	ctx, cancel := openContext(cmd)
 	defer cancel()
 	return service.OpenStore(ctx, w.dir, w.url, nil)
+}
+
+// checkDatabase refuses a data directory that holds no SQLite database.
+func checkDatabase(dir string) error {
+	path := filepath.Join(dir, service.DatabaseFile)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no Herald database in %s (%s not found): pass the --data of your herald serve (or --database-url), "+
+			"or create one with \"herald migrate --data %s\"", dir, service.DatabaseFile, dir)
+	case err != nil:
+		return fmt.Errorf("herald database: %w", err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a Herald database (not a regular file)", path)
+	}
+	return nil
 }
 
 func newMigrate() *cobra.Command {
@@ -37,7 +70,7 @@ func newMigrate() *cobra.Command {
 		Short: "Bring the database schema up to date (serve also does this at start)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, dir)
+			st, err := openNewStore(cmd, dir)
 			if err != nil {
 				return err
 			}
@@ -84,6 +117,9 @@ func newTenants() *cobra.Command {
 	create := &cobra.Command{
 		Use: "create NAME", Short: "Create a tenant and print its first client key", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := store.CheckTenantName(args[0]); err != nil {
+				return fmt.Errorf("tenant name %q %v", args[0], err)
+			}
 			st, err := openStore(cmd, dir)
 			if err != nil {
 				return err

@@ -1,5 +1,7 @@
 // Package cli is the herald command line: every subcommand and its flags,
-// each flag with a HERALD_<NAME> environment variable.
+// each flag with a HERALD_<NAME> environment variable (HERALD_LISTEN_<NAME>
+// and HERALD_DEMO_<NAME> for listen and demo, which must not take the
+// server's settings).
 package cli
 
 import (
@@ -46,17 +48,21 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
+// envPrefix is the start of every flag's environment variable.
+const envPrefix = "HERALD_"
+
 // bindEnv gives every flag of cmd that was not set on the command line the
-// value of its HERALD_<NAME> environment variable, if set.
-func bindEnv(cmd *cobra.Command) error {
+// value of its environment variable (prefix + NAME), if set.
+func bindEnv(cmd *cobra.Command, prefix string) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed || f.Name == "help" {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		name := envNameWith(prefix, f.Name)
+		if v, ok := os.LookupEnv(name); ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("environment variable %s=%q: %w", envName(f.Name), v, e)
+				err = fmt.Errorf("environment variable %s=%q: %w", name, v, e)
 			}
 		}
 	})
@@ -65,18 +71,36 @@ func bindEnv(cmd *cobra.Command) error {
 
 // envName is the environment variable of a flag: --allow-http is
 // HERALD_ALLOW_HTTP.
-func envName(flag string) string {
-	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+func envName(flag string) string { return envNameWith(envPrefix, flag) }
+
+// envNameWith is the environment variable of a flag under prefix.
+func envNameWith(prefix, flag string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// addEnvToUsage appends "(env HERALD_X)" to every flag's help text.
-func addEnvToUsage(cmd *cobra.Command) {
+// addEnvToUsage gives every flag of cmd its HERALD_<NAME> variable.
+func addEnvToUsage(cmd *cobra.Command) { addEnv(cmd, envPrefix) }
+
+// addEnv gives every flag of cmd the environment variable prefix + NAME,
+// named in its help text. The variables are read before the arguments are
+// checked, so a variable can stand in for a flag an argument check looks at
+// (HERALD_ALL=true herald trigger).
+func addEnv(cmd *cobra.Command, prefix string) {
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Name != "help" {
-			f.Usage += " (env " + envName(f.Name) + ")"
+			f.Usage += " (env " + envNameWith(prefix, f.Name) + ")"
 		}
 	})
-	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return bindEnv(cmd) }
+	check := cmd.Args
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if err := bindEnv(cmd, prefix); err != nil {
+			return err
+		}
+		if check == nil {
+			return nil
+		}
+		return check(cmd, args)
+	}
 }
 
 func newLogger(w io.Writer, dev bool) *slog.Logger {

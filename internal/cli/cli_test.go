@@ -15,8 +15,19 @@ func run(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
-func TestTenantsAndKeysCommands(t *testing.T) {
+// newDatabase is a fresh data directory with an empty Herald database, as
+// herald migrate makes it (administration commands need one).
+func newDatabase(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
+	if _, errOut, code := run(t, "migrate", "--data", dir); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	return dir
+}
+
+func TestTenantsAndKeysCommands(t *testing.T) {
+	dir := newDatabase(t)
 	out, errOut, code := run(t, "tenants", "create", "acme", "--data", dir)
 	if code != 0 {
 		t.Fatalf("tenants create: %d %s", code, errOut)
@@ -55,7 +66,7 @@ func TestTenantsAndKeysCommands(t *testing.T) {
 }
 
 func TestEnvironmentFillsUnsetFlags(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDatabase(t)
 	t.Setenv("HERALD_DATA", dir)
 	if _, errOut, code := run(t, "tenants", "create", "from-env"); code != 0 {
 		t.Fatalf("tenants create with HERALD_DATA: %s", errOut)
@@ -65,7 +76,7 @@ func TestEnvironmentFillsUnsetFlags(t *testing.T) {
 		t.Errorf("HERALD_DATA was not used: %q", out)
 	}
 	// A flag on the command line wins over the environment.
-	other := t.TempDir()
+	other := newDatabase(t)
 	run(t, "tenants", "create", "from-flag", "--data", other)
 	if out, _, _ := run(t, "tenants", "list"); strings.Contains(out, "from-flag") {
 		t.Errorf("--data was ignored in favour of HERALD_DATA")
@@ -94,8 +105,8 @@ func TestSecretsCommands(t *testing.T) {
 	if code != 0 || len(key) != 44 {
 		t.Fatalf("secrets newkey = %d %q", code, out)
 	}
-	dir := t.TempDir()
 	t.Setenv("HERALD_ENCRYPTION_KEY", key)
+	dir := newDatabase(t)
 	if _, errOut, code := run(t, "tenants", "create", "acme", "--data", dir); code != 0 {
 		t.Fatal(errOut)
 	}

@@ -58,7 +58,9 @@ that the dashboard and the API can be explored. The temporary directory is remov
 	f.BoolVar(&o.exitAfter, "exit-after-delivery", false, "stop once every sample is delivered (failing if they are not within --timeout)")
 	f.DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for every sample to be delivered")
 	f.BoolVar(&o.bodies, "bodies", false, "print every delivered body as indented JSON, as herald listen does")
-	addEnvToUsage(cmd)
+	// HERALD_DEMO_*: the demo must not pick up a real server's HERALD_ADDR
+	// (or any other of its settings) from the same shell.
+	addEnv(cmd, envPrefix+"DEMO_")
 	return cmd
 }
 

@@ -18,51 +18,83 @@ import (
 )
 
 func newEvents() *cobra.Command {
-	return &cobra.Command{
-		Use:   "events [NAME]",
-		Short: "List the event catalogue, or show one event type with its sample",
-		Args:  cobra.MaximumNArgs(1),
+	var variant string
+	cmd := &cobra.Command{
+		Use:   "events [NAME [--variant V]]",
+		Short: "List the event catalogue, or show one event type with its sample (or one variant's)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(cmd, args); err != nil {
+				return err
+			}
+			if variant != "" && len(args) == 0 {
+				return fmt.Errorf("--variant needs the event NAME")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, err := catalog.New()
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			if len(args) == 1 {
-				t, ok := cat.Lookup(args[0])
-				if !ok {
-					return fmt.Errorf("unknown event %q (herald events lists them)", args[0])
-				}
-				fmt.Fprintf(out, "%s\n\n%s\n", t.Name, t.Description)
-				for _, v := range t.Variants {
-					fmt.Fprintf(out, "\nvariant %s: %s\n", v.Name, v.Description)
-				}
-				var pretty bytes.Buffer
-				if err := json.Indent(&pretty, t.Sample, "", "  "); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "\nsample:\n%s\n", pretty.String())
-				return nil
+				return printEventType(cmd.OutOrStdout(), cat, args[0], variant)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EVENT\tVARIANTS\tDESCRIPTION")
-			for _, t := range cat.Types() {
-				names := make([]string, len(t.Variants))
-				for i, v := range t.Variants {
-					names[i] = v.Name
-				}
-				variants := "-"
-				switch {
-				case len(names) > 3:
-					variants = strings.Join(names[:3], ",") + fmt.Sprintf(" +%d", len(names)-3)
-				case len(names) > 0:
-					variants = strings.Join(names, ",")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, variants, firstSentence(t.Description))
-			}
-			return tw.Flush()
+			return printCatalogue(cmd.OutOrStdout(), cat)
 		},
 	}
+	cmd.Flags().StringVar(&variant, "variant", "", "show the sample of this variant of NAME (PURCHASE, PASS, AC, ...)")
+	addEnvToUsage(cmd)
+	return cmd
+}
+
+// printEventType shows one event type and its sample, or, with a variant,
+// that variant and its sample.
+func printEventType(out io.Writer, cat *catalog.Catalog, name, variant string) error {
+	t, ok := cat.Lookup(name)
+	if !ok {
+		return fmt.Errorf("unknown event %q (herald events lists them)", name)
+	}
+	sample, err := cat.Sample(name, variant)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s\n\n%s\n", t.Name, t.Description)
+	for _, v := range t.Variants {
+		if variant == "" || v.Name == variant {
+			fmt.Fprintf(out, "\nvariant %s: %s\n", v.Name, v.Description)
+		}
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, sample, "", "  "); err != nil {
+		return err
+	}
+	label := "sample"
+	if variant != "" {
+		label = "sample of variant " + variant
+	}
+	fmt.Fprintf(out, "\n%s:\n%s\n", label, pretty.String())
+	return nil
+}
+
+// printCatalogue lists every event type with its variants.
+func printCatalogue(out io.Writer, cat *catalog.Catalog) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT\tVARIANTS\tDESCRIPTION")
+	for _, t := range cat.Types() {
+		names := make([]string, len(t.Variants))
+		for i, v := range t.Variants {
+			names[i] = v.Name
+		}
+		variants := "-"
+		switch {
+		case len(names) > 3:
+			variants = strings.Join(names[:3], ",") + fmt.Sprintf(" +%d", len(names)-3)
+		case len(names) > 0:
+			variants = strings.Join(names, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, variants, firstSentence(t.Description))
+	}
+	return tw.Flush()
 }
 
 // firstSentence shortens a description for a table.

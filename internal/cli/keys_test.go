@@ -13,7 +13,7 @@ import (
 // (keys create --admin), never as a tenant's (--role admin is refused), is
 // listed as service-wide, and acts on any tenant.
 func TestAdminKeysAreServiceWide(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDatabase(t)
 	if _, errOut, code := run(t, "tenants", "create", "acme", "--data", dir); code != 0 {
 		t.Fatalf("tenants create: %s", errOut)
 	}

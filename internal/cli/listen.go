@@ -42,7 +42,7 @@ func newListen() *cobra.Command {
 method, webhook-id, Herald-Event, Herald-Attempt, the parsed event and variant, the signature check and
 the status answered) followed by the body as indented JSON.
 
-With --secret (repeatable, or comma-separated in HERALD_SECRET) the Standard Webhooks signature is
+With --secret (repeatable, or comma-separated in HERALD_LISTEN_SECRET) the Standard Webhooks signature is
 verified and a request that fails is answered 401. A body that is not a known event is answered 400.
 Otherwise the answer is 204, or with --ni the Network International response envelope
 {"id", "type", "timestamp", "response": {"status": {"code": "00", ...}}} with 200.`,
@@ -92,7 +92,9 @@ Otherwise the answer is 204, or with --ni the Network International response env
 	f.StringVar(&addr, "addr", "127.0.0.1:9000", "address to listen on")
 	f.StringSliceVar(&secrets, "secret", nil, "webhook signing secret (whsec_...) to verify with; repeat it for several (during a rotation)")
 	f.BoolVar(&ni, "ni", false, "answer with the NI response envelope (for webhooks with format ni)")
-	addEnvToUsage(cmd)
+	// HERALD_LISTEN_*: a receiver must not pick up the server's HERALD_ADDR
+	// (and bind the API's address) from the same shell.
+	addEnv(cmd, envPrefix+"LISTEN_")
 	return cmd
 }
 

@@ -299,10 +299,10 @@ func TestListenColor(t *testing.T) {
 	}
 }
 
-// The command itself: it serves on --addr, verifies with HERALD_SECRET, and
+// The command itself: it serves on --addr, verifies with HERALD_LISTEN_SECRET, and
 // stops cleanly on SIGTERM.
 func TestListenCommand(t *testing.T) {
-	t.Setenv("HERALD_SECRET", listenOtherSecret+","+listenSecret)
+	t.Setenv("HERALD_LISTEN_SECRET", listenOtherSecret+","+listenSecret)
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
@@ -355,7 +355,7 @@ func TestListenFlags(t *testing.T) {
 	if code != 0 {
 		t.Fatal("listen --help failed")
 	}
-	for _, want := range []string{"--addr", "127.0.0.1:9000", "HERALD_ADDR", "--secret", "HERALD_SECRET", "--ni", "HERALD_NI"} {
+	for _, want := range []string{"--addr", "127.0.0.1:9000", "HERALD_LISTEN_ADDR", "--secret", "HERALD_LISTEN_SECRET", "--ni", "HERALD_LISTEN_NI"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("listen --help lacks %s:\n%s", want, out)
 		}

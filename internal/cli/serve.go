@@ -14,6 +14,10 @@ import (
 	"github.com/heraldhq/herald/internal/service"
 )
 
+// minAdminKey is the shortest admin key serve registers: it acts on every
+// tenant, so it must not be guessable (generated ones are 46 characters).
+const minAdminKey = 32
+
 func newServe() *cobra.Command {
 	var (
 		cfg      service.Config
@@ -28,6 +32,10 @@ embedded SQLite database in ./herald-data. On first start it prints an admin API
 to <data>/admin.key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n := len(cfg.AdminKey); n > 0 && n < minAdminKey {
+				return fmt.Errorf("--admin-key (%s) is %d characters; an admin key acts on every tenant and must be at least %d",
+					envName("admin-key"), n, minAdminKey)
+			}
 			if dev {
 				cfg.AllowHTTP, cfg.AllowPrivateTargets = true, true
 			}
@@ -58,7 +66,7 @@ to <data>/admin.key.`,
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
 	f.StringVar(&cfg.DataDir, "data", "./herald-data", "directory of the embedded SQLite database and admin.key")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); several replicas may share it (default: embedded SQLite in --data)")
-	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key to register (default: generate one on first start)")
+	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key to register, at least 32 characters (default: generate one on first start)")
 	f.StringVar(&schedule, "retry-schedule", formatSchedule(policy.DefaultSchedule), "waits before each retry, comma-separated Go durations")
 	f.BoolVar(&cfg.AllowHTTP, "allow-http", false, "accept http:// endpoints (https only otherwise)")
 	f.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", false, "allow endpoints on loopback, private and link-local addresses")

@@ -106,12 +106,20 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The address first: a server that cannot start creates no data
+	// directory and registers (and prints) no admin key.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
 	st, err := openForServe(ctx, cfg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	s := &Service{store: st, log: cfg.Logger}
 	fail := func(err error) (*Service, error) {
+		ln.Close()
 		st.Close()
 		return nil, err
 	}
@@ -158,10 +166,6 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 			otelhttp.WithPropagators(tracing.Propagator), otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/metrics" }))
 	}
 	handler = withMetrics(handler, obs.Handler())
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
-	}
 	s.listener = ln
 	s.http = &http.Server{
 		Handler:           handler,

@@ -28,6 +28,9 @@ type Backend interface {
 	Close() error
 }
 
+// DatabaseFile is the embedded SQLite database in the data directory.
+const DatabaseFile = "herald.db"
+
 // OpenStore opens the PostgreSQL database at databaseURL or, when it is
 // empty, the embedded SQLite database in dataDir; either way its schema is
 // brought up to date, and webhook secrets are encrypted with the keyring of
@@ -53,7 +56,7 @@ func OpenStore(ctx context.Context, dataDir, databaseURL string, log *slog.Logge
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
-		st, err = sqlite.Open(ctx, filepath.Join(dataDir, "herald.db"), seal)
+		st, err = sqlite.Open(ctx, filepath.Join(dataDir, DatabaseFile), seal)
 	}
 	if err != nil {
 		return nil, err
