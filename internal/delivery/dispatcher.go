@@ -305,7 +305,7 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 		wh := &hooks[i].Webhook
 		grants[w.id] = n
 		lease = max(lease, timeout(wh)+leaseMargin)
-		req := store.ClaimRequest{WebhookID: w.id, Limit: n, MaxInFlight: w.max, Ordered: wh.Config.Ordered, Busy: busy[i]}
+		req := store.ClaimRequest{WebhookID: w.id, Limit: n, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
 		if rl := wh.Config.RateLimitPerSecond; rl != nil {
 			req.RateLimit = *rl
 			// Tokens come back at this pace: look again then.

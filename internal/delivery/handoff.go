@@ -31,7 +31,10 @@ func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool
 	if w.Config.Ordered || w.Config.RateLimitPerSecond != nil {
 		return time.Time{}, false
 	}
-	limit := d.maxInFlight(w) - s.LeasedByOthers
+	// Where leases are counted (several processes), every live one counts,
+	// this process's included, so max_in_flight bounds what a crash of any
+	// replica can repeat.
+	limit := d.maxInFlight(w) - s.Leased
 	if s.Due {
 		// The queue holds work of this webhook: new work may use only half
 		// its slots, the claims the other half, so the queue drains while

@@ -306,11 +306,6 @@ type ClaimRequest struct {
 	// Ordered claims only the webhook's oldest pending notification, and
 	// only when it is due.
 	Ordered bool
-	// Busy is how many attempts of the webhook the claiming dispatcher has
-	// in flight itself: it counts its own exactly, so its leases whose
-	// results are still being recorded do not hold back the claim; other
-	// dispatchers' live leases are counted in the database.
-	Busy int
 	// RateLimit, when positive, bounds claims per second (a token bucket
 	// in the database, with a burst of a tenth of a second's worth).
 	RateLimit float64
@@ -475,7 +470,7 @@ type Subscriber struct {
 	// Due: the webhook's wake time has come, so the queue may hold work of
 	// it that new notifications must not overtake.
 	Due bool
-	// LeasedByOthers counts the live leases of other dispatchers, where
-	// several processes share the database (else 0).
-	LeasedByOthers int
+	// Leased counts the webhook's live leases, this dispatcher's included,
+	// where several processes share the database (else 0).
+	Leased int
 }

@@ -195,21 +195,13 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
 	if maxInFlight > 0 && (!s.d.OneProcess || sl.probe || r.Ordered) {
-		// A probe or an ordered webhook's head counts every lease; otherwise
-		// the claimer's own attempts are counted by itself (r.Busy).
-		others := ""
-		args := []any{r.WebhookID, ms(c.Now)}
-		if !sl.probe && !r.Ordered {
-			others = " AND lease_owner <> ?"
-			args = append(args, c.Owner)
-		}
+		// Every live lease counts, the claimer's own included: a lease whose
+		// result is still being recorded is an attempt that a crash would
+		// repeat, so at most max_in_flight of them exist across replicas.
 		var leased int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
-			AND lease_expires_at > ?`+others, args...).Scan(&leased); err != nil {
+			AND lease_expires_at > ?`, r.WebhookID, ms(c.Now)).Scan(&leased); err != nil {
 			return sl, fmt.Errorf("count leases: %w", err)
-		}
-		if others != "" {
-			leased += r.Busy
 		}
 		n = min(n, maxInFlight-leased)
 		sl.blocked = n <= 0

@@ -251,14 +251,14 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 	if s.d.OneProcess || len(candidates) == 0 {
 		return out, nil
 	}
-	return out, s.countOthersLeases(ctx, tx, out, candidates, handoff, now)
+	return out, s.countLeases(ctx, tx, out, candidates, now)
 }
 
-// countOthersLeases fills LeasedByOthers of the candidate subscribers.
-func (s *Store) countOthersLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, owner string, now int64) error {
-	args := append(append([]any{}, ids...), owner, now)
+// countLeases fills Leased of the candidate subscribers.
+func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, now int64) error {
+	args := append(append([]any{}, ids...), now)
 	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(ids))+`)
-		AND lease_owner IS NOT NULL AND lease_owner <> ? AND lease_expires_at > ? GROUP BY webhook_id`, args...)
+		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, args...)
 	if err != nil {
 		return fmt.Errorf("count leases: %w", err)
 	}
@@ -277,7 +277,7 @@ func (s *Store) countOthersLeases(ctx context.Context, tx *tx, subs map[string][
 	}
 	for _, list := range subs {
 		for i := range list {
-			list[i].LeasedByOthers = leased[list[i].ID]
+			list[i].Leased = leased[list[i].ID]
 		}
 	}
 	return nil
