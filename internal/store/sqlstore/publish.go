@@ -23,7 +23,7 @@ import (
 // events, so no transaction holds the writer for long.
 const (
 	groupCalls  = 256
-	groupEvents = 2000
+	groupEvents = 500
 )
 
 // publishCall is one Publish waiting for its group.
