@@ -6,7 +6,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
-	"github.com/heraldhq/herald/internal/store/storetest"
+	"github.com/heraldhq/herald/internal/storetest"
 )
 
 // newPostgresStore opens a store on a fresh database of its own.

@@ -16,7 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
-	"github.com/heraldhq/herald/internal/store/storetest"
+	"github.com/heraldhq/herald/internal/storetest"
 )
 
 func TestContract(t *testing.T)           { storetest.Run(t, newSQLiteStore) }
