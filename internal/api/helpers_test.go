@@ -328,7 +328,7 @@ func (rc *receiver) requests() []received {
 func waitFor(t testing.TB, in *heraldtest.Instance, key string, filter map[string]any, want int) []notification {
 	t.Helper()
 	var got []notification
-	heraldtest.Eventually(t, 5*time.Second, "notifications matching "+jsonString(filter), func() bool {
+	heraldtest.Eventually(t, 30*time.Second, "notifications matching "+jsonString(filter), func() bool {
 		got = search(t, in, key, filter).Data
 		return len(got) == want
 	})

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/heraldhq/herald/internal/catalog"
@@ -71,10 +73,16 @@ func openAPIDocument(cat *catalog.Catalog) ([]byte, error) {
 	)
 	for _, t := range cat.Types() {
 		key := eventSchemaPrefix + t.Name
-		if _, dup := schemas[key]; dup {
-			return nil, fmt.Errorf("schemas.json already has %s", key)
+		embedded, err := embedSchema(t.Schema, key)
+		if err != nil {
+			return nil, fmt.Errorf("event type %s: %w", t.Name, err)
 		}
-		schemas[key] = t.Schema
+		for k, v := range embedded {
+			if _, dup := schemas[k]; dup {
+				return nil, fmt.Errorf("event type %s: schema %s is defined twice", t.Name, k)
+			}
+			schemas[k] = v
+		}
 		names = append(names, t.Name)
 		refs = append(refs, map[string]string{"$ref": "#/components/schemas/" + key})
 	}
@@ -103,6 +111,118 @@ func openAPIDocument(cat *catalog.Catalog) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// embedSchema turns a catalogue schema, a JSON Schema resource of its own
+// ($id, $schema, references such as #/$defs/x relative to that $id), into
+// component schemas: key itself, and one key.x per member x of its $defs;
+// $id and $schema go, and every reference becomes document-level
+// (#/components/schemas/key.x). Client generators resolve references
+// against the document's root and ignore $id (openapi-typescript stops at
+// the first #/$defs reference otherwise), and they would read $defs left
+// in place as a member of the payload. Anything that would still depend on
+// the resource (a nested $id, anchor or $defs, a reference to another
+// document) is refused rather than left broken.
+func embedSchema(raw json.RawMessage, key string) (map[string]json.RawMessage, error) {
+	if !componentName.MatchString(key) {
+		return nil, fmt.Errorf("%q cannot name a component schema", key)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(raw, &root); err != nil {
+		return nil, err
+	}
+	if _, ok := root["definitions"]; ok {
+		return nil, fmt.Errorf("definitions is not supported: use $defs")
+	}
+	defs, _ := root["$defs"].(map[string]any)
+	delete(root, "$id")
+	delete(root, "$schema")
+	delete(root, "$defs")
+	parts := map[string]any{key: root}
+	for name, def := range defs {
+		if !componentName.MatchString(name) {
+			return nil, fmt.Errorf("$defs member %q cannot name a component schema", name)
+		}
+		parts[key+"."+name] = def
+	}
+	out := make(map[string]json.RawMessage, len(parts))
+	for k, part := range parts {
+		if err := rebaseRefs(part, key); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(part)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = b
+	}
+	return out, nil
+}
+
+// componentName is what OpenAPI allows as a key of components.schemas.
+var componentName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// documentRef is the document-level form of ref, a reference within the
+// schema resource that became component key: #/$defs/x/... is
+// #/components/schemas/key.x/..., any other #/... is
+// #/components/schemas/key/....
+func documentRef(ref, key string) (string, error) {
+	if ref != "#" && !strings.HasPrefix(ref, "#/") {
+		return "", fmt.Errorf("$ref %q is not a reference within the schema", ref)
+	}
+	if rest, ok := strings.CutPrefix(ref, "#/$defs/"); ok {
+		name, tail, _ := strings.Cut(rest, "/")
+		if tail != "" {
+			tail = "/" + tail
+		}
+		return "#/components/schemas/" + key + "." + name + tail, nil
+	}
+	return "#/components/schemas/" + key + strings.TrimPrefix(ref, "#"), nil
+}
+
+// rebaseRefs rewrites the references of schema v and its subschemas into
+// document-level ones (see documentRef). The values of data keywords
+// (const, enum, default, examples) are not schemas and are left alone; the
+// members of properties and the like are all schemas, whatever their names.
+func rebaseRefs(v any, key string) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, kw := range []string{"$id", "$anchor", "$dynamicAnchor", "$dynamicRef", "$recursiveRef", "$defs", "definitions"} {
+			if _, ok := x[kw]; ok {
+				return fmt.Errorf("%s inside an event schema cannot be embedded", kw)
+			}
+		}
+		if ref, ok := x["$ref"].(string); ok {
+			doc, err := documentRef(ref, key)
+			if err != nil {
+				return err
+			}
+			x["$ref"] = doc
+		}
+		for k, c := range x {
+			switch k {
+			case "const", "enum", "default", "examples", "example":
+			case "properties", "patternProperties", "dependentSchemas":
+				named, _ := c.(map[string]any)
+				for _, sub := range named {
+					if err := rebaseRefs(sub, key); err != nil {
+						return err
+					}
+				}
+			default:
+				if err := rebaseRefs(c, key); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if err := rebaseRefs(c, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func readOpenAPIFile(name string, dst any) error {
