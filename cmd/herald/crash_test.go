@@ -124,37 +124,15 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	mu.Unlock()
 	t.Logf("all %d acknowledged notifications delivered %s after restart; %d duplicate deliveries", total, time.Since(restarted).Round(time.Millisecond), duplicates)
 
-	// The store agrees: every acknowledged notification is DELIVERED.
+	// The store agrees: every acknowledged notification is DELIVERED. The
+	// receiver answers before Herald records the outcome, so the store may
+	// lag the receiver a little: awaited, not read once.
 	delivered := 0
-	after := ""
-	for {
-		status, body := call(t, addr, "POST", "/webhooks:search", fmt.Sprintf(`{"status": "DELIVERED", "limit": 1000, "after": %q}`, after))
-		if status != http.StatusOK {
-			t.Fatalf("search: %d %s", status, body)
-		}
-		var page struct {
-			Data   []struct{ ID string } `json:"data"`
-			Paging struct {
-				After   string `json:"after"`
-				HasMore bool   `json:"has_more"`
-			} `json:"paging"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range page.Data {
-			if acked[n.ID] {
-				delivered++
-			}
-		}
-		if !page.Paging.HasMore {
-			break
-		}
-		after = page.Paging.After
-	}
-	if delivered != total {
-		t.Errorf("store shows %d of %d acknowledged notifications DELIVERED", delivered, total)
-	}
+	waitFor(t, 30*time.Second, "the store to show every acknowledged notification DELIVERED", func() bool {
+		delivered = storeDelivered(t, addr, acked)
+		return delivered == total
+	})
+	t.Logf("store shows all %d acknowledged notifications DELIVERED", delivered)
 
 	// SIGTERM shuts down cleanly.
 	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
@@ -259,6 +237,39 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// storeDelivered counts the notifications of ids that a search of the
+// store finds DELIVERED.
+func storeDelivered(t *testing.T, addr string, ids map[string]bool) int {
+	t.Helper()
+	delivered := 0
+	after := ""
+	for {
+		status, body := call(t, addr, "POST", "/webhooks:search", fmt.Sprintf(`{"status": "DELIVERED", "limit": 1000, "after": %q}`, after))
+		if status != http.StatusOK {
+			t.Fatalf("search: %d %s", status, body)
+		}
+		var page struct {
+			Data   []struct{ ID string } `json:"data"`
+			Paging struct {
+				After   string `json:"after"`
+				HasMore bool   `json:"has_more"`
+			} `json:"paging"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range page.Data {
+			if ids[n.ID] {
+				delivered++
+			}
+		}
+		if !page.Paging.HasMore {
+			return delivered
+		}
+		after = page.Paging.After
+	}
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
