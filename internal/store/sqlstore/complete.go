@@ -120,50 +120,35 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// attemptRows is how many attempts one INSERT writes where the dialect has
-// no arrays.
-const attemptRows = 100
-
 // insertAttempts writes the attempt log rows of results: one statement
-// with arrays, else attemptRows per statement.
+// with arrays, else rowsPerInsert a statement.
 func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.AttemptResult) error {
 	if s.d.Arrays {
-		cols := make([][]any, 8)
-		for _, r := range results {
+		n := len(results)
+		ids, bodies, kinds, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		numbers, started, durations, codes := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, r := range results {
 			a := r.Attempt
-			for i, v := range []any{a.NotificationID, int64(a.Number), ms(a.Started), a.Duration.Microseconds(),
-				int64(a.StatusCode), a.ResponseBody, a.ErrorKind, a.Error} {
-				cols[i] = append(cols[i], v)
-			}
+			ids[i], bodies[i], kinds[i], msgs[i] = a.NotificationID, a.ResponseBody, a.ErrorKind, a.Error
+			numbers[i], started[i], durations[i], codes[i] = int64(a.Number), ms(a.Started), a.Duration.Microseconds(), int64(a.StatusCode)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error)
 			SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[])`,
-			textArray(cols[0]), intArray(cols[1]), intArray(cols[2]), intArray(cols[3]), intArray(cols[4]),
-			textArray(cols[5]), textArray(cols[6]), textArray(cols[7]))
-		if err != nil {
+			ids, numbers, started, durations, codes, bodies, kinds, msgs); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		return nil
 	}
-	for start := 0; start < len(results); start += attemptRows {
-		chunk := results[start:min(start+attemptRows, len(results))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error) VALUES `)
+	for start := 0; start < len(results); start += rowsPerInsert {
+		chunk := results[start:min(start+rowsPerInsert, len(results))]
 		args := make([]any, 0, 8*len(chunk))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		for _, r := range chunk {
 			a := r.Attempt
 			args = append(args, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
 				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error)
 		}
-		stmt, err := s.prepare(ctx, tx, q.String())
-		if err != nil {
-			return fmt.Errorf("prepare attempt insert: %w", err)
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if err := s.execRows(ctx, tx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error) VALUES `,
+			"(?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 	}
@@ -227,20 +212,4 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 		}
 	}
 	return expired, nil
-}
-
-func textArray(v []any) []string {
-	out := make([]string, len(v))
-	for i, x := range v {
-		out[i] = x.(string)
-	}
-	return out
-}
-
-func intArray(v []any) []int64 {
-	out := make([]int64, len(v))
-	for i, x := range v {
-		out[i] = x.(int64)
-	}
-	return out
 }

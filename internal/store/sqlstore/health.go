@@ -17,6 +17,8 @@ type webhookHealth struct {
 	h       store.Health
 	change  store.WebhookChange
 	disable bool
+	// folded: a result of this batch was folded in (it is written back).
+	folded bool
 }
 
 // lockHealth reads the health of the webhooks the results belong to. Where
@@ -72,7 +74,8 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 		if w == nil {
 			continue // deleted meanwhile
 		}
-		if len(order) == 0 || !containsHealth(order, w) {
+		if !w.folded {
+			w.folded = true
 			order = append(order, w)
 		}
 		var ch store.HealthChange
@@ -103,7 +106,7 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 // claimable notification, or its probe time while its circuit stays open.
 // The rows are locked (or the writer is single), so the value stands.
 func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) error {
-	if s.d.Arrays && len(hooks) > 1 {
+	if s.d.Arrays {
 		ids := make([]string, len(hooks))
 		for i, w := range hooks {
 			ids[i] = w.id
@@ -148,15 +151,6 @@ func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) 
 		}
 	}
 	return nil
-}
-
-func containsHealth(list []*webhookHealth, w *webhookHealth) bool {
-	for _, x := range list {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) writeHealth(ctx context.Context, tx *tx, hooks []*webhookHealth) error {
