@@ -127,7 +127,9 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
-		s.Waker.Wake()
+		if res.Queued {
+			s.Waker.Wake() // what was handed over needs no dispatch pass
+		}
 		if s.Observer != nil {
 			for _, pe := range res.Events {
 				s.Observer.Published(pe.Event.Name, len(pe.Notifications))

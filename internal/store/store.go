@@ -282,6 +282,9 @@ type PublishedEvent struct {
 type PublishResult struct {
 	Events   []PublishedEvent
 	Replayed bool
+	// Queued is true when some notification was left for a claim (not
+	// handed over at publish): a dispatcher has work to look for.
+	Queued bool
 }
 
 // NotificationFilter selects notifications for search and re-send. Zero

@@ -116,7 +116,7 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 			}
 			wake := n.leaseUntil // a lease runs out: its webhook must be looked at then
 			if n.leaseOwner == "" {
-				rows.queued = true
+				rows.queued, c.res.Queued = true, true
 				wake = n.created
 				if h.Health.CircuitOpen() {
 					wake = max(wake, ms(h.Health.CircuitOpenUntil))
