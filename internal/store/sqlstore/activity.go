@@ -29,8 +29,9 @@ func (s *Store) WebhookActivity(ctx context.Context, tenantID, webhookID string,
 	if err != nil {
 		return act, fmt.Errorf("webhook activity: %w", err)
 	}
+	read := s.r.tx(rtx)
+	defer read.end(ctx) // after the rollback below has let go of the connection
 	defer rtx.Rollback()
-	read := &tx{Tx: rtx, d: s.d}
 	var one int
 	err = read.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`,
 		webhookID, tenantID).Scan(&one)

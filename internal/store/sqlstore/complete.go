@@ -192,7 +192,7 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 		}
 		return expired, nil
 	}
-	upd, err := s.prepare(ctx, tx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
+	upd, err := tx.prepare(ctx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
 		lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 		WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
 	if err != nil {

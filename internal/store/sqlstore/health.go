@@ -178,7 +178,7 @@ func (s *Store) writeHealth(ctx context.Context, tx *tx, hooks []*webhookHealth)
 		}
 		return nil
 	}
-	upd, err := s.prepare(ctx, tx, `UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ?,
+	upd, err := tx.prepare(ctx, `UPDATE webhooks SET consecutive_failures = ?, failing_since = ?, circuit_open_until = ?,
 		last_success_at = ?, last_failure_at = ?, status = CASE WHEN ? THEN 'DISABLED' ELSE status END, wake_at = ? WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare health update: %w", err)
@@ -212,7 +212,7 @@ func (s *Store) lowerWake(ctx context.Context, tx *tx, wakes map[string]int64) e
 		}
 		return nil
 	}
-	upd, err := s.prepare(ctx, tx, `UPDATE webhooks SET wake_at = ? WHERE id = ? AND wake_at > ?`)
+	upd, err := tx.prepare(ctx, `UPDATE webhooks SET wake_at = ? WHERE id = ? AND wake_at > ?`)
 	if err != nil {
 		return fmt.Errorf("prepare wake update: %w", err)
 	}

@@ -127,7 +127,7 @@ func (s *Store) execRows(ctx context.Context, tx *tx, head, tuple string, n int,
 		}
 		q.WriteString(tuple)
 	}
-	stmt, err := s.prepare(ctx, tx, q.String())
+	stmt, err := tx.prepare(ctx, q.String())
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}

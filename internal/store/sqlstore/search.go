@@ -60,8 +60,9 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
+	read := s.r.tx(rtx)
+	defer read.end(ctx) // after the rollback below has let go of the connection
 	defer rtx.Rollback()
-	read := &tx{Tx: rtx, d: s.d}
 	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, length(e.payload) FROM notifications n
 		JOIN events e ON e.id = n.event_id WHERE `+where+` ORDER BY n.id DESC LIMIT ?`, args...)
 	if err != nil {
