@@ -88,6 +88,7 @@ const (
 
 type server struct {
 	Config
+	creds *credentialCache
 }
 
 // New returns the API's HTTP handler: callers authenticate with an API key
@@ -104,7 +105,7 @@ func newServer(cfg Config) *server {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	return &server{Config: cfg}
+	return &server{Config: cfg, creds: newCredentialCache(time.Now)}
 }
 
 // router is the API's routes; authn establishes the caller's principal.
@@ -190,7 +191,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 				Message: "an API key is required in the apikey header or as a Bearer token"})
 			return
 		}
-		k, err := s.Store.APIKeyByHash(r.Context(), auth.Hash(key))
+		k, err := s.apiKey(r.Context(), auth.Hash(key))
 		if errors.Is(err, store.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "unknown or revoked API key"})
@@ -214,14 +215,41 @@ func (s *server) serveAs(w http.ResponseWriter, r *http.Request, next http.Handl
 		if name == "" {
 			name = "default"
 		}
-		t, err := s.Store.Tenant(r.Context(), name)
+		id, err := s.tenantID(r.Context(), name)
 		if err != nil {
 			writeError(w, s.storeError(r, err, "tenant "+name))
 			return
 		}
-		p.TenantID = t.ID
+		p.TenantID = id
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+}
+
+// apiKey returns the unrevoked key with this hash, from the cache when it
+// was read within credentialTTL.
+func (s *server) apiKey(ctx context.Context, hash string) (store.APIKey, error) {
+	if k, ok := s.creds.key(hash); ok {
+		return k, nil
+	}
+	k, err := s.Store.APIKeyByHash(ctx, hash)
+	if err != nil {
+		return k, err
+	}
+	s.creds.putKey(hash, k)
+	return k, nil
+}
+
+// tenantID resolves a tenant's name or id.
+func (s *server) tenantID(ctx context.Context, name string) (string, error) {
+	if id, ok := s.creds.tenant(name); ok {
+		return id, nil
+	}
+	t, err := s.Store.Tenant(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	s.creds.putTenant(name, t.ID)
+	return t.ID, nil
 }
 
 // handlerFunc is an API handler: it writes its success answer itself and

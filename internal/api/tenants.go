@@ -146,7 +146,9 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) e
 
 func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, _ principal) error {
 	id := chi.URLParam(r, "id")
-	if err := s.Store.RevokeAPIKey(r.Context(), id, time.Now().UTC()); err != nil {
+	err := s.Store.RevokeAPIKey(r.Context(), id, time.Now().UTC())
+	s.creds.forgetKeys()
+	if err != nil {
 		return s.storeError(r, err, "key "+id)
 	}
 	w.WriteHeader(http.StatusNoContent)
