@@ -43,12 +43,13 @@ var (
 	// ErrTimestampTooNew: webhook-timestamp is more than Tolerance in the
 	// future: the receiver's clock is behind.
 	ErrTimestampTooNew = signature.ErrTimestampTooNew
-	// ErrNoMatch: no v1 entry of webhook-signature matches the body with
-	// any of the secrets: a wrong or rotated-out secret, or a body, id or
-	// timestamp changed on the way. Also returned when no secret is given.
+	// ErrNoMatch: no entry of webhook-signature matches the body with any
+	// of the keys: a wrong or rotated-out key, or a body, id or timestamp
+	// changed on the way. Also returned when no key is given.
 	ErrNoMatch = signature.ErrNoMatch
-	// ErrInvalidSecret: a secret is not "whsec_" followed by standard
-	// base64. This is the receiver's configuration error, not the caller's.
+	// ErrInvalidSecret: a key is not "whsec_" followed by standard base64,
+	// nor "whpk_" (or "whsk_") followed by the base64 of 32 bytes. This is
+	// the receiver's configuration error, not the caller's.
 	ErrInvalidSecret = signature.ErrInvalidSecret
 )
 
@@ -59,11 +60,18 @@ var ErrNotVerified = errors.New("receiver: request was not verified by Middlewar
 // Verify checks a request's Standard Webhooks signature: the headers
 // webhook-id, webhook-timestamp and webhook-signature of h against body, the
 // raw request body exactly as received (verify before decoding it). It
-// succeeds when the timestamp is within Tolerance of now and a v1 entry of
-// webhook-signature is the HMAC-SHA256 of "id.timestamp.body" under any of
-// secrets (each "whsec_..."), compared in constant time. Pass several
-// secrets while rotating: the webhook's new secret and the old one, which
-// Herald keeps signing with for 24 hours.
+// succeeds when the timestamp is within Tolerance of now and an entry of
+// webhook-signature matches "id.timestamp.body" under any of keys:
+//
+//   - a webhook signing secret ("whsec_...", config.signature
+//     "hmac-sha256"), for a "v1" entry: the HMAC-SHA256, compared in
+//     constant time;
+//   - a webhook's public key ("whpk_...", config.signature "ed25519"), for
+//     a "v1a" entry: an Ed25519 signature. The public key is no secret: a
+//     receiver holding it cannot sign.
+//
+// Pass several keys while rotating: the webhook's new key and the old one,
+// which Herald keeps signing with for 24 hours.
 //
 // It returns nil, or one of ErrMissingHeaders, ErrInvalidTimestamp,
 // ErrTimestampTooOld, ErrTimestampTooNew, ErrNoMatch and ErrInvalidSecret.
@@ -72,34 +80,33 @@ var ErrNotVerified = errors.New("receiver: request was not verified by Middlewar
 //
 // A verified request may still be a duplicate (Herald delivers at least
 // once): de-duplicate on webhook-id.
-func Verify(secrets []string, h http.Header, body []byte, now time.Time) error {
-	return signature.Verify(secrets, h, body, now, Tolerance)
+func Verify(keys []string, h http.Header, body []byte, now time.Time) error {
+	return signature.Verify(keys, h, body, now, Tolerance)
 }
 
 // verifiedKey is the context key of the body Middleware verified.
 type verifiedKey struct{}
 
 // Middleware returns a handler that lets through to next only the requests
-// whose Standard Webhooks signature verifies with one of secrets (see
-// Verify). It reads the whole body first, up to MaxBodyBytes, and then:
+// whose Standard Webhooks signature verifies with one of keys (secrets or
+// public keys, see Verify). It reads the whole body first, up to MaxBodyBytes, and then:
 //
 //   - 413 Request Entity Too Large when the body is longer than MaxBodyBytes;
 //   - 400 Bad Request when the body cannot be read;
 //   - 401 Unauthorized, with a one-line plain-text reason ("webhook
 //     signature refused: " and the text of the Verify error, never a
 //     secret), when the signature does not verify;
-//   - 500 Internal Server Error for every request when secrets is empty or
-//     holds a secret that is not "whsec_" and base64: a configuration
-//     error, answered so that Herald keeps the notification and retries;
+//   - 500 Internal Server Error for every request when keys is empty or
+//     holds one that is not a valid key: a configuration error, answered
+//     so that Herald keeps the notification and retries;
 //   - otherwise next is called with the body restored (r.Body reads the
 //     same bytes, r.ContentLength is their length) and the verified body
 //     in the request's context, for VerifiedBody and EventFrom.
 //
 // next is never called for a refused request.
-func Middleware(secrets []string, next http.Handler) http.Handler {
-	secrets = append([]string(nil), secrets...)
-	_, secretErr := signature.NewSigner(secrets...)
-	if secretErr == nil && len(secrets) == 0 {
+func Middleware(keys []string, next http.Handler) http.Handler {
+	verifier, secretErr := signature.NewVerifier(keys...)
+	if secretErr == nil && len(keys) == 0 {
 		secretErr = ErrInvalidSecret
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +124,7 @@ func Middleware(secrets []string, next http.Handler) http.Handler {
 			http.Error(w, "cannot read request body", http.StatusBadRequest)
 			return
 		}
-		if err := Verify(secrets, r.Header, body, time.Now()); err != nil {
+		if err := verifier.Verify(r.Header, body, time.Now(), Tolerance); err != nil {
 			http.Error(w, "webhook signature refused: "+strings.TrimPrefix(err.Error(), "signature: "), http.StatusUnauthorized)
 			return
 		}

@@ -31,6 +31,7 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 	"NotificationList": reflect.TypeFor[listJSON[notificationJSON]](),
 	"TenantList":       reflect.TypeFor[listJSON[tenantJSON]](),
 	"PingResult":       reflect.TypeFor[pingJSON](),
+	"SecretRotated":    reflect.TypeFor[rotatedJSON](),
 	"Notification":     reflect.TypeFor[notificationJSON](),
 	"Attempt":          reflect.TypeFor[attemptJSON](),
 	"Published":        reflect.TypeFor[publishedJSON](),

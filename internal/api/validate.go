@@ -34,6 +34,7 @@ type configInput struct {
 	OAuth2               json.RawMessage         `json:"oauth2"`
 	RateLimitPerSecond   json.RawMessage         `json:"rate_limit_per_second"`
 	Ordered              *bool                   `json:"ordered"`
+	Signature            nullable[string]        `json:"signature"`
 	// Created and Modified appear inside config in the nCore samples; they
 	// are accepted and ignored.
 	Created  json.RawMessage `json:"created"`
@@ -125,6 +126,9 @@ func (s *server) apply(in *webhookInput, h *store.Webhook, check hostCheck) *api
 			return err
 		}
 		if err := s.applyOAuth2(in.Config.OAuth2, &h.Config, moved, check); err != nil {
+			return err
+		}
+		if err := applySignature(in.Config.Signature, h); err != nil {
 			return err
 		}
 	}

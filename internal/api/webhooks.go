@@ -12,14 +12,10 @@ import (
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/signature"
 )
 
 // mask replaces every secret in an answer.
 const mask = "********"
-
-// secretGrace is how long a rotated-out secret keeps signing.
-const secretGrace = 24 * time.Hour
 
 // webhookJSON is a webhook as the API shows it, secrets masked.
 type webhookJSON struct {
@@ -31,7 +27,11 @@ type webhookJSON struct {
 	Health   healthJSON `json:"health"`
 	Created  string     `json:"created"`
 	Modified string     `json:"modified"`
-	// Secret is set only in the answer that creates the webhook.
+	// PublicKey verifies the signatures of an Ed25519 webhook (null for
+	// hmac-sha256).
+	PublicKey *string `json:"public_key"`
+	// Secret is set only in the answer that creates an hmac-sha256 webhook
+	// or switches one to hmac-sha256.
 	Secret string `json:"secret,omitempty"`
 }
 
@@ -47,6 +47,7 @@ type configJSON struct {
 	OAuth2               *oauth2JSON    `json:"oauth2"`
 	RateLimitPerSecond   *float64       `json:"rate_limit_per_second"`
 	Ordered              bool           `json:"ordered"`
+	Signature            string         `json:"signature"`
 }
 
 // healthJSON is a webhook's delivery record: the circuit is "open" (status
@@ -84,8 +85,9 @@ func toWebhookJSON(w store.Webhook) webhookJSON {
 			CustomHeaders: make([]store.Header, len(c.CustomHeaders)),
 			Format:        c.Format, TimeoutSeconds: c.TimeoutSeconds, MaxInFlight: c.MaxInFlight,
 			MaxRetries: c.MaxRetries, RetryIntervalSeconds: c.RetryIntervalSeconds,
-			RateLimitPerSecond: c.RateLimitPerSecond, Ordered: c.Ordered,
+			RateLimitPerSecond: c.RateLimitPerSecond, Ordered: c.Ordered, Signature: c.SignatureScheme(),
 		},
+		PublicKey: publicKey(w),
 		Health: healthJSON{Circuit: "closed", ConsecutiveFailures: w.Health.ConsecutiveFailures,
 			FailingSince: optTime(w.Health.FailingSince), LastSuccess: optTime(w.Health.LastSuccess),
 			LastFailure: optTime(w.Health.LastFailure)},
@@ -139,7 +141,7 @@ func (s *server) createWebhook(w http.ResponseWriter, r *http.Request, p princip
 	if err := s.apply(&in, &hook, s.resolvingCheck(r)); err != nil {
 		return err
 	}
-	secret, err := signature.NewSecret()
+	secret, err := newSigningKey(hook.Config.SignatureScheme())
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func (s *server) createWebhook(w http.ResponseWriter, r *http.Request, p princip
 	}
 	noteCreated(r, hook.ID)
 	out := toWebhookJSON(hook)
-	out.Secret = secret
+	out.Secret = shownSecret(hook)
 	w.Header().Set("Location", "/webhooks/"+hook.ID)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -223,10 +225,13 @@ func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request, p princip
 	if err := s.apply(&in, &hook, s.resolvingCheck(r)); err != nil {
 		return err
 	}
+	rekeyed := false // a change of signature scheme made a new key
 	updated, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(stored *store.Webhook) error {
+		before := stored.Secret
 		if err := s.apply(&in, stored, nil); err != nil {
 			return err
 		}
+		rekeyed = stored.Secret != before
 		stored.Modified = time.Now().UTC()
 		return nil
 	})
@@ -237,7 +242,11 @@ func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request, p princip
 		return s.storeError(r, err, "webhook "+id)
 	}
 	s.Waker.Wake() // a re-enabled webhook may have work waiting
-	writeJSON(w, http.StatusOK, toWebhookJSON(updated))
+	out := toWebhookJSON(updated)
+	if rekeyed {
+		out.Secret = shownSecret(updated)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -303,31 +312,6 @@ func (s *server) ping(w http.ResponseWriter, r *http.Request, p principal, id st
 	writeJSON(w, http.StatusOK, pingJSON{
 		Success: out.OK(), StatusCode: out.StatusCode, DurationMS: float64(out.Duration.Microseconds()) / 1000,
 		ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
-	})
-	return nil
-}
-
-func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request, p principal) error {
-	id, aerr := webhookID(r)
-	if aerr != nil {
-		return aerr
-	}
-	secret, err := signature.NewSecret()
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC()
-	hook, err := s.Store.UpdateWebhook(r.Context(), p.TenantID, id, func(h *store.Webhook) error {
-		h.PreviousSecret, h.PreviousSecretUntil = h.Secret, now.Add(secretGrace)
-		h.Secret, h.Modified = secret, now
-		return nil
-	})
-	if err != nil {
-		return s.storeError(r, err, "webhook "+id)
-	}
-	writeJSON(w, http.StatusOK, map[string]string{
-		"secret":                     secret,
-		"previous_secret_expires_at": formatTime(hook.PreviousSecretUntil),
 	})
 	return nil
 }

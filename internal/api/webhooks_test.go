@@ -25,7 +25,7 @@ func TestCreateWebhookNCoreBody(t *testing.T) {
 
 	var raw map[string]any
 	r.JSON(t, &raw)
-	wantKeys := []string{"config", "created", "endpoint", "events", "health", "id", "modified", "secret", "status"}
+	wantKeys := []string{"config", "created", "endpoint", "events", "health", "id", "modified", "public_key", "secret", "status"}
 	if got := sortedKeys(raw); !slices.Equal(got, wantKeys) {
 		t.Errorf("answer members = %v, want %v", got, wantKeys)
 	}
@@ -34,7 +34,7 @@ func TestCreateWebhookNCoreBody(t *testing.T) {
 		"custom_headers": []any{map[string]any{"header_name": "apikey", "header_value": "********"}},
 		"format":         "ncore", "timeout_seconds": 10.0, "max_in_flight": 16.0,
 		"max_retries": nil, "retry_interval_seconds": nil, "oauth2": nil,
-		"rate_limit_per_second": nil, "ordered": false,
+		"rate_limit_per_second": nil, "ordered": false, "signature": "hmac-sha256",
 	}
 	wantHealth := map[string]any{"circuit": "closed", "consecutive_failures": 0.0, "failing_since": nil,
 		"next_probe": nil, "last_success": nil, "last_failure": nil}

@@ -31,9 +31,10 @@ const listenMaxBody = 16 << 20
 
 func newListen() *cobra.Command {
 	var (
-		addr    string
-		secrets []string
-		ni      bool
+		addr       string
+		secrets    []string
+		publicKeys []string
+		ni         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "listen",
@@ -42,17 +43,19 @@ func newListen() *cobra.Command {
 method, webhook-id, Herald-Event, Herald-Attempt, the parsed event and variant, the signature check and
 the status answered) followed by the body as indented JSON.
 
-With --secret (repeatable, or comma-separated in HERALD_LISTEN_SECRET) the Standard Webhooks signature is
-verified and a request that fails is answered 401. A body that is not a known event is answered 400.
+With --secret (an hmac-sha256 webhook's whsec_ secret) or --public-key (an ed25519 webhook's whpk_ public
+key), each repeatable or comma-separated in HERALD_LISTEN_SECRET and HERALD_LISTEN_PUBLIC_KEY, the Standard
+Webhooks signature is verified and a request that fails is answered 401. A body that is not a known event is answered 400.
 Otherwise the answer is 204, or with --ni the Network International response envelope
 {"id", "type", "timestamp", "response": {"status": {"code": "00", ...}}} with 200.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := signature.NewSigner(secrets...); err != nil {
-				return fmt.Errorf("--secret: %w", err)
+			keys, err := listenKeys(secrets, publicKeys)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
-			handler := newListenHandler(out, listenOptions{secrets: secrets, ni: ni, color: useColor(out)})
+			handler := newListenHandler(out, listenOptions{secrets: keys, ni: ni, color: useColor(out)})
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", addr)
@@ -60,9 +63,12 @@ Otherwise the answer is 204, or with --ni the Network International response env
 				return err
 			}
 			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-			check := "signatures not checked (no --secret)"
-			if n := len(secrets); n > 0 {
-				check = fmt.Sprintf("verifying signatures with %d secret(s)", n)
+			check := "signatures not checked (no --secret or --public-key)"
+			switch {
+			case len(publicKeys) == 0 && len(secrets) > 0:
+				check = fmt.Sprintf("verifying signatures with %d secret(s)", len(secrets))
+			case len(publicKeys) > 0:
+				check = fmt.Sprintf("verifying signatures with %d secret(s) and %d public key(s)", len(secrets), len(publicKeys))
 			}
 			answer := "answering 204"
 			if ni {
@@ -91,6 +97,7 @@ Otherwise the answer is 204, or with --ni the Network International response env
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:9000", "address to listen on")
 	f.StringSliceVar(&secrets, "secret", nil, "webhook signing secret (whsec_...) to verify with; repeat it for several (during a rotation)")
+	f.StringSliceVar(&publicKeys, "public-key", nil, "public key (whpk_...) of an ed25519 webhook to verify with; repeat it for several (during a rotation)")
 	f.BoolVar(&ni, "ni", false, "answer with the NI response envelope (for webhooks with format ni)")
 	// HERALD_LISTEN_*: a receiver must not pick up the server's HERALD_ADDR
 	// (and bind the API's address) from the same shell.
@@ -98,9 +105,31 @@ Otherwise the answer is 204, or with --ni the Network International response env
 	return cmd
 }
 
+// listenKeys checks the keys of --secret and --public-key (without echoing
+// them) and returns them as one list to verify with.
+func listenKeys(secrets, publicKeys []string) ([]string, error) {
+	for _, s := range secrets {
+		if strings.HasPrefix(s, signature.PublicKeyPrefix) {
+			return nil, errors.New("--secret: a whpk_ key is a public key: pass it with --public-key")
+		}
+		if _, err := signature.NewVerifier(s); err != nil {
+			return nil, fmt.Errorf("--secret: %w", err)
+		}
+	}
+	for _, k := range publicKeys {
+		if !strings.HasPrefix(k, signature.PublicKeyPrefix) {
+			return nil, errors.New("--public-key: not a whpk_ public key (an hmac-sha256 webhook's whsec_ secret goes to --secret)")
+		}
+		if _, err := signature.NewVerifier(k); err != nil {
+			return nil, fmt.Errorf("--public-key: %w", err)
+		}
+	}
+	return append(append([]string(nil), secrets...), publicKeys...), nil
+}
+
 // listenOptions configure the herald listen handler.
 type listenOptions struct {
-	secrets []string         // verify with these; none: do not verify
+	secrets []string         // verify with these secrets and public keys; none: do not verify
 	ni      bool             // answer the NI response envelope
 	color   bool             // ANSI colours in the output
 	now     func() time.Time // the clock (default time.Now)

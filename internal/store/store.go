@@ -66,6 +66,14 @@ const (
 	FormatNI    = "ni"
 )
 
+// Signature schemes of a webhook (config.signature): Standard Webhooks "v1"
+// signatures with a symmetric whsec_ secret, or "v1a" Ed25519 signatures
+// with a whsk_ secret key whose whpk_ public key receivers verify with.
+const (
+	SignatureHMAC    = "hmac-sha256"
+	SignatureEd25519 = "ed25519"
+)
+
 // Webhook is a registered endpoint with its subscriptions and credentials.
 type Webhook struct {
 	ID       string
@@ -74,8 +82,9 @@ type Webhook struct {
 	Events   []string
 	Status   string
 	Config   WebhookConfig
-	// Secret signs deliveries; PreviousSecret keeps signing alongside it
-	// until PreviousSecretUntil after a rotation.
+	// Secret signs deliveries (a whsec_ secret or, for Ed25519, a whsk_
+	// secret key); PreviousSecret keeps signing alongside it until
+	// PreviousSecretUntil after a rotation or a change of scheme.
 	Secret              string
 	PreviousSecret      string
 	PreviousSecretUntil time.Time
@@ -139,6 +148,18 @@ type WebhookConfig struct {
 	// Ordered delivers one notification at a time in publish order; a
 	// failing one holds back the rest until delivered or expired.
 	Ordered bool `json:"ordered,omitempty"`
+	// Signature is the signature scheme: SignatureEd25519, or "" for
+	// SignatureHMAC (the default, and every webhook stored before there was
+	// a choice).
+	Signature string `json:"signature,omitempty"`
+}
+
+// SignatureScheme is the scheme the webhook signs with.
+func (c *WebhookConfig) SignatureScheme() string {
+	if c.Signature == "" {
+		return SignatureHMAC
+	}
+	return c.Signature
 }
 
 // Header is one custom header sent with every delivery.

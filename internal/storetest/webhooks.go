@@ -19,8 +19,11 @@ func fullWebhook(tenantID string) store.Webhook {
 		CustomHeaders: []store.Header{{Name: "apikey", Value: "k1"}, {Name: "X-Env", Value: "prod"}},
 		Format:        store.FormatNI, TimeoutSeconds: 7, MaxInFlight: 4,
 		MaxRetries: &retries, RetryIntervalSeconds: &interval,
-		OAuth2: &store.OAuth2Config{TokenURL: "https://auth.example/token", ClientID: "cid", ClientSecret: "cs", Scope: "hooks"},
+		OAuth2:    &store.OAuth2Config{TokenURL: "https://auth.example/token", ClientID: "cid", ClientSecret: "cs", Scope: "hooks"},
+		Signature: store.SignatureEd25519,
 	}
+	// An Ed25519 secret key just after a change of scheme from HMAC.
+	w.Secret = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="
 	w.PreviousSecret, w.PreviousSecretUntil = "whsec_old", T0.Add(24*time.Hour)
 	w.Modified = T0.Add(time.Second)
 	return w

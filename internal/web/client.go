@@ -51,6 +51,8 @@ type webhook struct {
 	Health   health        `json:"health"`
 	Created  string        `json:"created"`
 	Modified string        `json:"modified"`
+	// PublicKey verifies an ed25519 webhook's signatures (no secret).
+	PublicKey *string `json:"public_key"`
 }
 
 type webhookConfig struct {
@@ -69,6 +71,7 @@ type webhookConfig struct {
 	} `json:"oauth2"`
 	RateLimitPerSecond *float64 `json:"rate_limit_per_second"`
 	Ordered            bool     `json:"ordered"`
+	Signature          string   `json:"signature"`
 }
 
 // header is a custom header; only its name is read (the value is a secret).
