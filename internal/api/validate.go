@@ -35,6 +35,7 @@ type configInput struct {
 	RateLimitPerSecond   json.RawMessage         `json:"rate_limit_per_second"`
 	Ordered              *bool                   `json:"ordered"`
 	Signature            nullable[string]        `json:"signature"`
+	Filter               json.RawMessage         `json:"filter"`
 	// Created and Modified appear inside config in the nCore samples; they
 	// are accepted and ignored.
 	Created  json.RawMessage `json:"created"`
@@ -131,6 +132,9 @@ func (s *server) apply(in *webhookInput, h *store.Webhook, check hostCheck) *api
 		if err := applySignature(in.Config.Signature, h); err != nil {
 			return err
 		}
+	}
+	if err := s.applyFilter(in, h); err != nil {
+		return err
 	}
 	if moved {
 		if err := resendOnMove(in.Config, h.Config); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -48,6 +49,7 @@ type configJSON struct {
 	RateLimitPerSecond   *float64       `json:"rate_limit_per_second"`
 	Ordered              bool           `json:"ordered"`
 	Signature            string         `json:"signature"`
+	Filter               *filter.Filter `json:"filter"`
 }
 
 // healthJSON is a webhook's delivery record: the circuit is "open" (status
@@ -107,6 +109,9 @@ func toWebhookJSON(w store.Webhook) webhookJSON {
 	}
 	for i, h := range c.CustomHeaders {
 		out.Config.CustomHeaders[i] = store.Header{Name: h.Name, Value: mask}
+	}
+	if !c.Filter.Empty() {
+		out.Config.Filter = c.Filter
 	}
 	if o := c.OAuth2; o != nil {
 		out.Config.OAuth2 = &oauth2JSON{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: mask, Scope: o.Scope}

@@ -37,6 +37,8 @@ type Type struct {
 	Sample json.RawMessage `json:"sample"`
 
 	schema *jsonschema.Schema
+	// tree is the schema decoded, for member path lookups (Path).
+	tree map[string]any
 	// cacheable: the schema's verdict depends only on a payload's shape.
 	cacheable bool
 }
@@ -113,6 +115,7 @@ func New() (*Catalog, error) {
 		if err := json.Unmarshal(t.Schema, &tree); err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", e.Name, err)
 		}
+		t.tree = tree
 		t.cacheable = analyse(tree, tree, nil, c.values, map[string]bool{})
 		if t.Sample, err = readJSON(e.Sample); err != nil {
 			return nil, err

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/internal/filter"
 )
 
 // Errors every backend reports, so callers can map them to answers.
@@ -152,6 +154,11 @@ type WebhookConfig struct {
 	// SignatureHMAC (the default, and every webhook stored before there was
 	// a choice).
 	Signature string `json:"signature,omitempty"`
+	// Filter, when set, lets only events whose payload passes it make
+	// notifications for the webhook. It is kept out of the sealed config
+	// (in a column of its own, in clear: it names payload values, no
+	// credential), so that a publish reads it without decrypting anything.
+	Filter *filter.Filter `json:"-"`
 }
 
 // SignatureScheme is the scheme the webhook signs with.
@@ -497,4 +504,6 @@ type Subscriber struct {
 	// Leased counts the webhook's live leases, this dispatcher's included,
 	// where several processes share the database (else 0).
 	Leased int
+	// Filter is the webhook's content filter (nil: none).
+	Filter *filter.Filter
 }

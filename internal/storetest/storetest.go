@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"HandoffSubscribers", testHandoffSubscribers},
 		{"GroupCommit", testGroupCommit},
 		{"PoisonResults", testPoisonResults},
+		{"WebhookFilter", testWebhookFilter},
+		{"PublishFilters", testPublishFilters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

@@ -25,6 +25,7 @@ func newPostgresStore(tb testing.TB) (storetest.Store, func() storetest.Store) {
 	return open(), open
 }
 
-func TestContract(t *testing.T)           { storetest.Run(t, newPostgresStore) }
-func BenchmarkPublish(b *testing.B)       { storetest.BenchPublish(b, newPostgresStore) }
-func BenchmarkClaimComplete(b *testing.B) { storetest.BenchClaimComplete(b, newPostgresStore) }
+func TestContract(t *testing.T)            { storetest.Run(t, newPostgresStore) }
+func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newPostgresStore) }
+func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newPostgresStore) }
+func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newPostgresStore) }

@@ -19,9 +19,10 @@ import (
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
-func TestContract(t *testing.T)           { storetest.Run(t, newSQLiteStore) }
-func BenchmarkPublish(b *testing.B)       { storetest.BenchPublish(b, newSQLiteStore) }
-func BenchmarkClaimComplete(b *testing.B) { storetest.BenchClaimComplete(b, newSQLiteStore) }
+func TestContract(t *testing.T)            { storetest.Run(t, newSQLiteStore) }
+func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newSQLiteStore) }
+func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newSQLiteStore) }
+func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newSQLiteStore) }
 
 // newSQLiteStore is the SQLite constructor: a real database file in a
 // temporary directory.

@@ -75,14 +75,7 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 			return err
 		}
 	}
-	fanout := 0
-	for _, e := range req.Events {
-		for _, h := range hooks {
-			if subscribes(h.Events, e.Name) {
-				fanout++
-			}
-		}
-	}
+	receivers, fanout := fanOut(req.Events, hooks)
 	if req.MaxFanout > 0 && fanout > req.MaxFanout {
 		c.err = fmt.Errorf("%d notifications, over the bound of %d: %w", fanout, req.MaxFanout, store.ErrFanout)
 		return nil
@@ -92,16 +85,13 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 		token = req.Handoff.Owner() + "/" + uuid.NewString()
 	}
 	ids := make([]string, 0, len(req.Events))
-	for _, e := range req.Events {
+	for k, e := range req.Events {
 		e.TenantID = req.TenantID
 		rows.events = append(rows.events, e)
 		ids = append(ids, e.ID)
 		pe := store.PublishedEvent{Event: e, Notifications: []store.NotificationRef{}}
-		for i := range hooks {
+		for _, i := range receivers[k] {
 			h := &hooks[i]
-			if !subscribes(h.Events, e.Name) {
-				continue
-			}
 			id, err := uuid.NewV7()
 			if err != nil {
 				return fmt.Errorf("notification id: %w", err)
@@ -219,7 +209,7 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 	// takes them, so concurrent publishes and completions never deadlock.
 	lock := s.d.ForUpdate
 	now := ms(group[0].req.Now)
-	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, events, status, modified_at, consecutive_failures, circuit_open_until, wake_at
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, events, status, modified_at, consecutive_failures, circuit_open_until, wake_at, content_filter
 		FROM webhooks WHERE tenant_id IN (`+placeholders(len(tenants))+`) AND deleted_at IS NULL ORDER BY id`+lock, tenants...)
 	if err != nil {
 		return nil, fmt.Errorf("find subscribers: %w", err)
@@ -232,10 +222,14 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 		var tenant string
 		var events []byte
 		var modified, open, wake int64
-		if err := rows.Scan(&w.ID, &tenant, &events, &w.Status, &modified, &w.Health.ConsecutiveFailures, &open, &wake); err != nil {
+		var filter string
+		if err := rows.Scan(&w.ID, &tenant, &events, &w.Status, &modified, &w.Health.ConsecutiveFailures, &open, &wake, &filter); err != nil {
 			return nil, fmt.Errorf("scan subscriber: %w", err)
 		}
 		if err := s.decodeEvents(w.ID, modified, events, &w.Events); err != nil {
+			return nil, err
+		}
+		if w.Filter, err = s.subscriberFilter(w.ID, modified, filter); err != nil {
 			return nil, err
 		}
 		w.Modified, w.Health.CircuitOpenUntil, w.Due = fromMS(modified), fromMS(open), wake <= now

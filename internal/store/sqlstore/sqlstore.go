@@ -60,6 +60,8 @@ type Store struct {
 	seal Sealer   // nil: secrets stored as they are
 	subs sync.Map // webhook id -> subscription (decoded event lists)
 	pub  publishers
+	// filters caches decoded content filters (webhook id -> storedFilter).
+	filters sync.Map
 	// writes tells CheckWrites when a write last committed.
 	writes writeCheck
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const webhookColumns = `id, tenant_id, endpoint, events, status, config, secret, previous_secret, previous_secret_until, created_at, modified_at,
-	consecutive_failures, failing_since, circuit_open_until, last_success_at, last_failure_at`
+	consecutive_failures, failing_since, circuit_open_until, last_success_at, last_failure_at, content_filter`
 
 // CreateWebhook stores a new webhook unless its tenant already has
 // maxPerTenant of them (0: no limit).
@@ -36,9 +36,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 			}
 		}
 		// A new webhook has nothing pending: nothing to wake for.
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.TenantID, w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
-			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure), neverWake)
+			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure), enc.filter, neverWake)
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
@@ -104,9 +104,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 		h := w.Health
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
 			previous_secret = ?, previous_secret_until = ?, modified_at = ?, consecutive_failures = ?, failing_since = ?,
-			circuit_open_until = ?, wake_at = 0 WHERE id = ? AND tenant_id = ?`,
+			circuit_open_until = ?, content_filter = ?, wake_at = 0 WHERE id = ? AND tenant_id = ?`,
 			w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Modified),
-			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), id, tenantID)
+			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), enc.filter, id, tenantID)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
 		}
@@ -142,11 +142,12 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time
 
 // encodedWebhook is a webhook's columns as stored: its config (which holds
 // passwords, client secrets and header values) and signing secrets sealed
-// when the store has a Sealer.
+// when the store has a Sealer; its content filter in clear ("" for none).
 type encodedWebhook struct {
 	events           []byte
 	config           string
 	secret, previous string
+	filter           string
 }
 
 func (s *Store) encodeWebhook(w store.Webhook) (encodedWebhook, error) {
@@ -158,7 +159,11 @@ func (s *Store) encodeWebhook(w store.Webhook) (encodedWebhook, error) {
 	if err != nil {
 		return encodedWebhook{}, fmt.Errorf("encode webhook config: %w", err)
 	}
-	enc := encodedWebhook{events: events, config: string(config), secret: w.Secret, previous: w.PreviousSecret}
+	filter, err := encodeFilter(w.Config.Filter)
+	if err != nil {
+		return encodedWebhook{}, err
+	}
+	enc := encodedWebhook{events: events, config: string(config), secret: w.Secret, previous: w.PreviousSecret, filter: filter}
 	if s.seal != nil {
 		aad := []byte(w.ID)
 		enc.config = s.seal.Seal(config, aad)
@@ -188,11 +193,11 @@ func (s *Store) scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
 	for rows.Next() {
 		var w store.Webhook
 		var events []byte
-		var config, secret, previous string
+		var config, secret, previous, filter string
 		var prevUntil, created, modified, failingSince, openUntil, lastOK, lastFail int64
 		if err := rows.Scan(&w.ID, &w.TenantID, &w.Endpoint, &events, &w.Status, &config, &secret,
 			&previous, &prevUntil, &created, &modified,
-			&w.Health.ConsecutiveFailures, &failingSince, &openUntil, &lastOK, &lastFail); err != nil {
+			&w.Health.ConsecutiveFailures, &failingSince, &openUntil, &lastOK, &lastFail, &filter); err != nil {
 			return nil, fmt.Errorf("scan webhook: %w", err)
 		}
 		if err := json.Unmarshal(events, &w.Events); err != nil {
@@ -204,6 +209,9 @@ func (s *Store) scanWebhooks(rows *sql.Rows) ([]store.Webhook, error) {
 		}
 		if err := json.Unmarshal(plainConfig, &w.Config); err != nil {
 			return nil, fmt.Errorf("decode webhook %s config: %w", w.ID, err)
+		}
+		if w.Config.Filter, err = decodeFilter(w.ID, filter); err != nil {
+			return nil, err
 		}
 		for _, c := range []struct {
 			dst    *string
