@@ -235,6 +235,15 @@ func TestOpenAPIWebhookBoundsAgreeWithServer(t *testing.T) {
 		{"oauth2 unknown member", map[string]any{"oauth2": map[string]any{"token_url": rc.URL, "client_id": "id", "client_secret": "s", "audience": "x"}}, true},
 		{"nCore created and modified", map[string]any{"created": "2021-05-27T18:48:00.074Z", "modified": "2021-05-27T18:48:00.074Z"}, true},
 		{"unknown config member", map[string]any{"colour": "red"}, true},
+		{"filter", map[string]any{"filter": map[string]any{"card_status_change.new_status": []any{"ACTIVE", "SUSPENDED"}}}, true},
+		{"filter null", map[string]any{"filter": nil}, true},
+		{"filter without values", map[string]any{"filter": map[string]any{"card_status_change.new_status": []any{}}}, true},
+		{"filter with an object value", map[string]any{"filter": map[string]any{"card_status_change.new_status": []any{map[string]any{}}}}, true},
+		{"filter with an empty member name", map[string]any{"filter": map[string]any{"card_status_change..x": []any{"x"}}}, true},
+		{"filter not an object", map[string]any{"filter": []any{"x"}}, true},
+		{"filter of 17 paths", map[string]any{"filter": manyPaths(17)}, true},
+		{"filter of 65 values", map[string]any{"filter": map[string]any{"card_status_change.new_status": manyValues(65)}}, true},
+		{"filter of 64 values", map[string]any{"filter": map[string]any{"card_status_change.new_status": manyValues(64)}}, true},
 	} {
 		body := map[string]any{"endpoint": rc.URL, "events": []string{"CARD_STATUS_CHANGE"}}
 		target := body
@@ -256,4 +265,23 @@ func TestOpenAPIWebhookBoundsAgreeWithServer(t *testing.T) {
 			t.Errorf("%s: the server answered %d %s; the document's verdict: %v", tc.name, r.Status, bytes.TrimSpace(r.Body), schemaErr)
 		}
 	}
+}
+
+// manyPaths is a filter of n paths (all declared by CARD_STATUS_CHANGE,
+// so that only their number is at fault).
+func manyPaths(n int) map[string]any {
+	out := map[string]any{}
+	for i := range n {
+		out[fmt.Sprintf("card_status_change.p%d", i)] = []any{"x"}
+	}
+	return out
+}
+
+// manyValues is n distinct string values.
+func manyValues(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("V%d", i)
+	}
+	return out
 }

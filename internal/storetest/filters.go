@@ -43,6 +43,18 @@ func txnEvent(at time.Time, messageType, transactionType string, amount any) sto
 	return store.Event{ID: id, Name: "TRANSACTION", Created: at, Payload: body}
 }
 
+// setFilter replaces a webhook's filter (nil: removes it), as a PUT does.
+func setFilter(tb testing.TB, s Store, tenantID, id string, f *filter.Filter) store.Webhook {
+	tb.Helper()
+	w, err := s.UpdateWebhook(ctxOf(tb), tenantID, id, func(h *store.Webhook) error {
+		h.Config.Filter = f
+		h.Modified = h.Modified.Add(time.Second)
+		return nil
+	})
+	NoErr(tb, err, "change filter")
+	return w
+}
+
 func filterJSON(tb testing.TB, f *filter.Filter) string {
 	tb.Helper()
 	if f == nil {
@@ -72,23 +84,13 @@ func testWebhookFilter(t *testing.T, newStore NewStoreFunc) {
 		}
 	}
 	next := mustFilter(t, `{"card_transaction.transaction_type": ["REFUND"]}`)
-	updated, err := s.UpdateWebhook(ctx, ten.ID, w.ID, func(h *store.Webhook) error {
-		h.Config.Filter = next
-		h.Modified = h.Modified.Add(time.Second)
-		return nil
-	})
-	NoErr(t, err, "change filter")
+	updated := setFilter(t, s, ten.ID, w.ID, next)
 	got, err = s.Webhook(ctx, ten.ID, w.ID)
 	NoErr(t, err, "read webhook")
 	if filterJSON(t, got.Config.Filter) != filterJSON(t, next) || filterJSON(t, updated.Config.Filter) != filterJSON(t, next) {
 		t.Fatalf("changed filter %s, want %s", filterJSON(t, got.Config.Filter), filterJSON(t, next))
 	}
-	_, err = s.UpdateWebhook(ctx, ten.ID, w.ID, func(h *store.Webhook) error {
-		h.Config.Filter = nil
-		h.Modified = h.Modified.Add(time.Second)
-		return nil
-	})
-	NoErr(t, err, "remove filter")
+	setFilter(t, s, ten.ID, w.ID, nil)
 	got, err = s.Webhook(ctx, ten.ID, w.ID)
 	NoErr(t, err, "read webhook")
 	if got.Config.Filter != nil {
@@ -198,12 +200,7 @@ func testPublishFilters(t *testing.T, newStore NewStoreFunc) {
 	}
 
 	// A changed filter applies to the next publish.
-	_, err = s.UpdateWebhook(ctx, ten.ID, auth.ID, func(h *store.Webhook) error {
-		h.Config.Filter = mustFilter(t, `{"card_transaction.message_type": ["API"]}`)
-		h.Modified = h.Modified.Add(time.Second)
-		return nil
-	})
-	NoErr(t, err, "change filter")
+	setFilter(t, s, ten.ID, auth.ID, mustFilter(t, `{"card_transaction.message_type": ["API"]}`))
 	e := txnEvent(T0, "API", "WALLET_CREDIT", 5)
 	res, err = s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: T0})
 	NoErr(t, err, "publish after the change")
