@@ -220,7 +220,7 @@ func number(v []byte) (string, bool) {
 	if !json.Valid(v) || !(v[0] == '-' || ('0' <= v[0] && v[0] <= '9')) {
 		return "", false
 	}
-	if bytes.IndexAny(v, ".eE") < 0 {
+	if !bytes.ContainsAny(v, ".eE") {
 		if string(v) == "-0" {
 			return "0", true
 		}
