@@ -81,9 +81,11 @@ func (d *Dispatcher) send(ctx context.Context, t *Target, n store.Claimed) Outco
 	return out
 }
 
-// finished gives back an attempt's slot and looks for more work.
+// finished gives back an attempt's slot to the webhook's next buffered
+// notification, if any, and looks for more work.
 func (d *Dispatcher) finished(webhookID string) {
 	d.slots.release(webhookID, 1)
+	d.startReady(webhookID)
 	d.Wake()
 }
 

@@ -156,32 +156,37 @@ func TestDispatchSharesTheCapFairly(t *testing.T) {
 	if _, err := d.dispatch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	claimed := q.claimed()
 	total := 0
 	for _, id := range []string{"a", "b", "c"} {
-		if claimed[id] < 3 || claimed[id] > 4 {
-			t.Fatalf("claims %v: want each webhook 3 or 4 of the cap of 12", claimed)
+		if n := d.slots.inFlight(id); n < 3 || n > 4 {
+			t.Fatalf("%s has %d in flight: want each webhook 3 or 4 of the cap of 12", id, n)
 		}
-		total += claimed[id]
+		total += d.slots.inFlight(id)
 	}
 	if total != 11 {
-		t.Fatalf("claimed %d in all, want 11 (the cap less its reserve of 1)", total)
+		t.Fatalf("%d in flight in all, want 11 (the cap less its reserve of 1)", total)
 	}
 	awaitCount(t, "requests in flight", got.Load, 11)
+	// What was claimed beyond the slots waits in the ready buffer, within
+	// the budget of MaxConcurrency buffered in all.
+	before := q.claimed()
+	if b := before["a"] + before["b"] + before["c"] - 11; b != d.buffered || b > 12 {
+		t.Fatalf("claimed %v: %d beyond the slots, %d buffered, want equal and at most 12", before, b, d.buffered)
+	}
 
-	// Another pass takes nothing more for the busy ones.
+	// Another pass claims nothing more for the busy ones.
 	if _, err := d.dispatch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if c := q.claimed(); c["a"]+c["b"]+c["c"] != 11 {
-		t.Fatalf("a full service claimed more: %v", c)
+	if c := q.claimed(); c["a"] != before["a"] || c["b"] != before["b"] || c["c"] != before["c"] {
+		t.Fatalf("a full service claimed more: %v, before %v", c, before)
 	}
 	q.add("d", srv.URL, 5)
 	if _, err := d.dispatch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if c := q.claimed(); c["d"] != 1 {
-		t.Fatalf("the newly busy webhook claimed %d, want the 1 reserved slot (claims %v)", c["d"], c)
+	if n := d.slots.inFlight("d"); n != 1 {
+		t.Fatalf("the newly busy webhook has %d in flight, want the 1 reserved slot", n)
 	}
 	awaitCount(t, "requests in flight", got.Load, 12)
 	if used := d.slots.used(); used != 12 {

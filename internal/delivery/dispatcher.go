@@ -99,6 +99,8 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	targets  map[string]*target
+	ready    map[string][]readyItem // claimed ahead of a free slot (ready.go)
+	buffered int                    // notifications in ready
 	attempts sync.WaitGroup
 	// attemptCtx is the context of attempts (ended when abandoned at
 	// shutdown); nil until Run starts and after it stops taking work.
@@ -143,6 +145,7 @@ func NewDispatcher(q Queue, sender *Sender, cfg Config) *Dispatcher {
 		results: make(chan store.AttemptResult, cfg.MaxConcurrency),
 		slots:   newSlots(cfg.MaxConcurrency),
 		targets: make(map[string]*target),
+		ready:   make(map[string][]readyItem),
 	}
 }
 
@@ -234,6 +237,7 @@ const shutdownCommit = 3 * time.Second
 // dispatch claims what the due webhooks with free slots can take and
 // starts those attempts. It returns when to look again, if known.
 func (d *Dispatcher) dispatch(ctx context.Context) (time.Time, error) {
+	d.startReady()
 	now := d.now()
 	versions, err := d.q.DueWebhooks(ctx, now)
 	if err != nil {
@@ -244,20 +248,15 @@ func (d *Dispatcher) dispatch(ctx context.Context) (time.Time, error) {
 	}
 	reqs, grants, lease, rateWake := d.plan(versions, now)
 	if len(reqs) > 0 {
-		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(lease), Requests: reqs})
+		until := now.Add(lease)
+		claimed, err := d.q.Claim(ctx, store.Claim{Owner: d.cfg.Owner, Now: now, LeaseUntil: until, Requests: reqs})
 		if err != nil {
 			for id, n := range grants {
 				d.slots.release(id, n)
 			}
 			return time.Time{}, err
 		}
-		for _, n := range claimed {
-			grants[n.WebhookID]--
-		}
-		for id, n := range grants {
-			d.slots.release(id, n) // granted but not claimed
-		}
-		d.start(claimed)
+		d.start(d.split(claimed, grants, until))
 	}
 	next, err := d.q.NextDue(ctx, now)
 	if err != nil {
@@ -276,12 +275,17 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 	d.mu.Lock()
 	wants := make([]want, 0, len(versions))
 	hooks := make([]*Target, 0, len(versions))
+	ahead := make([]bool, 0, len(versions))
+	budget := d.cfg.MaxConcurrency - d.buffered // what may be claimed ahead in all
 	for _, v := range versions {
-		if t := d.targets[v.ID]; t != nil {
-			t.used = now
-			wants = append(wants, want{id: v.ID, max: d.maxInFlight(&t.Webhook)})
-			hooks = append(hooks, t.Target)
+		t := d.targets[v.ID]
+		if t == nil || len(d.ready[v.ID]) > 0 {
+			continue // a webhook with notifications buffered runs those first
 		}
+		t.used = now
+		wants = append(wants, want{id: v.ID, max: d.maxInFlight(&t.Webhook)})
+		hooks = append(hooks, t.Target)
+		ahead = append(ahead, d.prefetches(&t.Webhook))
 	}
 	d.evictTargets(now)
 	d.mu.Unlock()
@@ -305,7 +309,14 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 		wh := &hooks[i].Webhook
 		grants[w.id] = n
 		lease = max(lease, timeout(wh)+leaseMargin)
-		req := store.ClaimRequest{WebhookID: w.id, Limit: n, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
+		extra := 0
+		if ahead[i] {
+			extra = max(0, min(w.max, budget))
+			budget -= extra
+			// Buffered ones wait up to one attempt's timeout, then run.
+			lease = max(lease, 2*timeout(wh)+leaseMargin)
+		}
+		req := store.ClaimRequest{WebhookID: w.id, Limit: n + extra, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
 		if rl := wh.Config.RateLimitPerSecond; rl != nil {
 			req.RateLimit = *rl
 			// Tokens come back at this pace: look again then.
@@ -314,6 +325,31 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 		reqs = append(reqs, req)
 	}
 	return reqs, grants, lease, rateWake
+}
+
+// split returns the claimed notifications that have a granted slot, oldest
+// first, buffers the rest (claimed ahead, see ready.go) and gives back the
+// slots granted but not used.
+func (d *Dispatcher) split(claimed []store.Claimed, grants map[string]int, until time.Time) []store.Claimed {
+	run := claimed[:0:0]
+	var ahead []store.Claimed
+	for _, n := range claimed {
+		if grants[n.WebhookID] > 0 {
+			grants[n.WebhookID]--
+			run = append(run, n)
+			continue
+		}
+		ahead = append(ahead, n)
+	}
+	for id, n := range grants {
+		d.slots.release(id, n) // granted but not claimed
+	}
+	if len(ahead) > 0 {
+		d.mu.Lock()
+		d.buffer(ahead, until)
+		d.mu.Unlock()
+	}
+	return run
 }
 
 // start runs the attempts of notifications whose slots are held.
@@ -340,7 +376,7 @@ func (d *Dispatcher) start(claimed []store.Claimed) {
 // in flight. d.mu is held.
 func (d *Dispatcher) evictTargets(now time.Time) {
 	for id, t := range d.targets {
-		if now.Sub(t.used) > targetTTL && d.slots.inFlight(id) == 0 {
+		if now.Sub(t.used) > targetTTL && d.slots.inFlight(id) == 0 && len(d.ready[id]) == 0 {
 			delete(d.targets, id)
 		}
 	}

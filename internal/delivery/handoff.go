@@ -23,6 +23,7 @@ func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool
 	d.mu.Lock()
 	t := d.targets[s.ID]
 	running := d.attemptCtx != nil
+	due := s.Due || len(d.ready[s.ID]) > 0
 	d.mu.Unlock()
 	if !running || t == nil || t.Stale(s.Modified, now) {
 		return time.Time{}, false
@@ -35,7 +36,7 @@ func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool
 	// this process's included, so max_in_flight bounds what a crash of any
 	// replica can repeat.
 	limit := d.maxInFlight(w) - s.Leased
-	if s.Due {
+	if due {
 		// The queue holds work of this webhook: new work may use only half
 		// its slots, the claims the other half, so the queue drains while
 		// fresh notifications still go out at once.

@@ -1,0 +1,120 @@
+package delivery
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// readyDispatcher is a dispatcher over q whose clock the test moves.
+func readyDispatcher(t *testing.T, q *fakeQueue, clock *atomic.Int64) (*Dispatcher, context.Context) {
+	t.Helper()
+	d := NewDispatcher(q, NewSender(netguard.Guard{AllowPrivate: true}, "test"), Config{
+		Owner: "o", MaxConcurrency: 64, Now: func() time.Time { return time.UnixMilli(clock.Load()) },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	d.attemptCtx = ctx
+	return d, ctx
+}
+
+func (q *fakeQueue) configure(id string, f func(c *store.WebhookConfig)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := q.hooks[id]
+	f(&w.Config)
+	q.hooks[id] = w
+}
+
+// TestReadyBufferFeedsFreedSlots: a webhook at its max_in_flight claims as
+// many again ahead; each finished attempt starts a buffered one at once,
+// with no claim in between.
+func TestReadyBufferFeedsFreedSlots(t *testing.T) {
+	srv, got, release := holdingReceiver(t)
+	q := newFakeQueue()
+	q.add("a", srv.URL, 10)
+	q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	d, ctx := readyDispatcher(t, q, &clock)
+
+	if _, err := d.dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	awaitCount(t, "requests in flight", got.Load, 2)
+	if n := d.slots.inFlight("a"); n != 2 {
+		t.Fatalf("%d in flight, want max_in_flight 2", n)
+	}
+	if len(q.claims) != 1 || q.claims[0].Limit != 4 || d.buffered != 2 {
+		t.Fatalf("claims %+v, %d buffered: want one claim of 2 slots and 2 ahead", q.claims, d.buffered)
+	}
+	close(release)
+	awaitCount(t, "requests", got.Load, 4)
+	awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, 4)
+	if len(q.claims) != 1 || d.buffered != 0 || d.slots.used() != 0 {
+		t.Fatalf("after the attempts: %d claims, %d buffered, %d slots held; want the buffered two run with no claim",
+			len(q.claims), d.buffered, d.slots.used())
+	}
+}
+
+// TestReadyBufferDropsWhatItsLeaseCannotCover: a buffered notification
+// whose lease would run out before its attempt's timeout is not started;
+// it is claimed again once the lease has run out.
+func TestReadyBufferDropsWhatItsLeaseCannotCover(t *testing.T) {
+	srv, got, release := holdingReceiver(t)
+	q := newFakeQueue()
+	q.add("a", srv.URL, 10)
+	q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+	var clock atomic.Int64
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock.Store(start.UnixMilli())
+	d, ctx := readyDispatcher(t, q, &clock)
+	if _, err := d.dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	awaitCount(t, "requests in flight", got.Load, 2)
+	// The lease is a minute; the timeout 10 s and its margin 5 s: at 46 s a
+	// buffered attempt could outlive its lease.
+	clock.Store(start.Add(46 * time.Second).UnixMilli())
+	close(release)
+	awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, 2)
+	awaitCount(t, "slots held", func() int64 { return int64(d.slots.used()) }, 0)
+	d.mu.Lock()
+	buffered := d.buffered
+	d.mu.Unlock()
+	if got.Load() != 2 || buffered != 0 {
+		t.Fatalf("%d requests, %d still buffered: want the two buffered dropped, not sent", got.Load(), buffered)
+	}
+}
+
+// TestNoReadyBufferForOrderedOrRateLimited: ordered and rate limited
+// webhooks claim only what starts at once (the queue keeps their order and
+// their shared bucket).
+func TestNoReadyBufferForOrderedOrRateLimited(t *testing.T) {
+	srv, _, _ := holdingReceiver(t)
+	q := newFakeQueue()
+	q.add("o", srv.URL, 10)
+	q.configure("o", func(c *store.WebhookConfig) { c.Ordered = true })
+	q.add("r", srv.URL, 10)
+	rate := 1000.0
+	q.configure("r", func(c *store.WebhookConfig) { c.MaxInFlight = 4; c.RateLimitPerSecond = &rate })
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	d, ctx := readyDispatcher(t, q, &clock)
+	if _, err := d.dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range q.claims {
+		want := map[string]int{"o": 1, "r": 4}[r.WebhookID]
+		if r.Limit != want {
+			t.Errorf("claim for %s asked %d, want %d (no more than its free slots)", r.WebhookID, r.Limit, want)
+		}
+	}
+	if d.buffered != 0 {
+		t.Errorf("%d buffered, want none", d.buffered)
+	}
+}
