@@ -141,7 +141,7 @@ func TestBodyTooLarge(t *testing.T) {
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	in := newStart(t)
-	for path, want := range map[string]string{"/healthz": `{"status":"ok"}`, "/readyz": `{"status":"ready"}`} {
+	for path, want := range map[string]string{"/healthz": `{"status":"ok"}`, "/readyz": `{"sources":[],"status":"ready"}`} {
 		for _, key := range []string{"", "bogus", heraldtest.AdminKey} {
 			r := in.Do(t, key, "GET", path, nil)
 			wantStatus(t, r, http.StatusOK)

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,19 +10,14 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/publish"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/tracing"
 )
 
-// Publishing limits (SPEC section 4.4).
-const (
-	maxBatch          = 1000
-	idempotencyWindow = 24 * time.Hour
-	maxIdempotencyKey = 255
-)
+// maxBatch is the most events of one POST /events:batch (SPEC section 4.4).
+const maxBatch = 1000
 
 type notificationRefJSON struct {
 	ID        string `json:"id"`
@@ -58,10 +51,16 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 	return body, nil
 }
 
+// publisher publishes as every way in does (see package publish).
+func (s *server) publisher() *publish.Publisher {
+	return &publish.Publisher{Store: s.Store, Catalog: s.Catalog, Waker: s.Waker, Observer: s.Observer,
+		Handoff: s.Handoff, MaxFanout: s.MaxFanout}
+}
+
 // newEvent checks one payload against the catalogue; prefix is the JSON
 // path of the payload in the request ("" or "events[3]").
 func (s *server) newEvent(payload []byte, prefix string, now time.Time) (store.Event, *apiError) {
-	name, err := s.Catalog.Validate(payload)
+	e, err := s.publisher().Event(payload, now)
 	if err != nil {
 		var pe *catalog.PayloadError
 		if errors.As(err, &pe) {
@@ -73,17 +72,7 @@ func (s *server) newEvent(payload []byte, prefix string, now time.Time) (store.E
 		}
 		return store.Event{}, invalid(prefix, "%v", err)
 	}
-	return store.Event{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Payload: payload, Created: now}, nil
-}
-
-// traced stamps events with the publish request's trace context, so their
-// deliveries join its trace.
-func traced(r *http.Request, events []store.Event) {
-	if tp := tracing.Traceparent(r.Context()); tp != "" {
-		for i := range events {
-			events[i].TraceParent = tp
-		}
-	}
+	return e, nil
 }
 
 // idempotency reads the request's idempotency key (Idempotency-Key, or the
@@ -93,8 +82,8 @@ func idempotency(r *http.Request) (string, *apiError) {
 	if key == "" {
 		key = r.Header.Get("x-nymos-idempotency-key")
 	}
-	if len(key) > maxIdempotencyKey {
-		return "", invalid("Idempotency-Key", "is longer than %d characters", maxIdempotencyKey)
+	if len(key) > publish.MaxIdempotencyKey {
+		return "", invalid("Idempotency-Key", "is longer than %d characters", publish.MaxIdempotencyKey)
 	}
 	return key, nil
 }
@@ -104,15 +93,7 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 	if aerr != nil {
 		return store.PublishResult{}, aerr
 	}
-	for i := range events {
-		events[i].TenantID = p.TenantID
-	}
-	traced(r, events)
-	sum := sha256.Sum256(body)
-	res, err := s.Store.Publish(r.Context(), store.PublishRequest{
-		TenantID: p.TenantID, Events: events, IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
-		IdempotencyWindow: idempotencyWindow, Now: time.Now().UTC(), MaxFanout: s.MaxFanout, Handoff: s.Handoff,
-	})
+	res, err := s.publisher().Publish(r.Context(), publish.Request{TenantID: p.TenantID, Events: events, IdempotencyKey: key, Body: body})
 	if errors.Is(err, store.ErrFanout) {
 		return res, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeFanout,
 			Message: "this request would create more than " + itoa(int64(s.MaxFanout)) + " notifications; publish its events in smaller batches"}
@@ -126,15 +107,6 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, p principal, eve
 	}
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
-		if res.Queued {
-			s.Waker.Wake() // what was handed over needs no dispatch pass
-		}
-		if s.Observer != nil {
-			for _, pe := range res.Events {
-				s.Observer.Published(pe.Event.Name, len(pe.Notifications))
-			}
-		}
 	}
 	return res, nil
 }

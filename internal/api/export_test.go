@@ -41,14 +41,21 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 	"EventVariant":     reflect.TypeFor[catalog.Variant](),
 	"Tenant":           reflect.TypeFor[tenantJSON](),
 	"APIKey":           reflect.TypeFor[keyJSON](),
+	"Source":           reflect.TypeFor[sourceJSON](),
+	"SourceState":      reflect.TypeFor[sourceStateJSON](),
+	"SourceList":       reflect.TypeFor[listJSON[sourceJSON]](),
+	"SourceReadiness":  reflect.TypeFor[sourceReadyJSON](),
+	"RejectedMessage":  reflect.TypeFor[rejectedJSON](),
+	"RejectedList":     reflect.TypeFor[listJSON[rejectedJSON]](),
 }
 
 // OpenAPIRequestTypes maps component schemas of request bodies to the Go
 // types they are decoded into (unknown members are refused, so the
 // documented properties must be exactly the type's members).
 var OpenAPIRequestTypes = map[string]reflect.Type{
-	"WebhookInput":       reflect.TypeFor[webhookInput](),
-	"WebhookConfigInput": reflect.TypeFor[configInput](),
-	"OAuth2Input":        reflect.TypeFor[oauth2Input](),
-	"CustomHeaderInput":  reflect.TypeFor[headerInput](),
+	"WebhookInput":        reflect.TypeFor[webhookInput](),
+	"WebhookConfigInput":  reflect.TypeFor[configInput](),
+	"OAuth2Input":         reflect.TypeFor[oauth2Input](),
+	"CustomHeaderInput":   reflect.TypeFor[headerInput](),
+	"SourceCreateRequest": reflect.TypeFor[sourceInput](),
 }

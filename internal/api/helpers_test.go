@@ -1,12 +1,10 @@
 package api_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,16 +270,7 @@ func newKey(t testing.TB, in *heraldtest.Instance, tenantID, role string) (id, k
 // countRows runs a count query against the instance's database.
 func countRows(t testing.TB, in *heraldtest.Instance, query string, args ...any) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(in.DataDir, "herald.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return in.Count(t, query, args...)
 }
 
 // received is one request a receiver got.

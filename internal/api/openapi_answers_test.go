@@ -84,6 +84,16 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 	key := call(admin, "POST", "/tenants/{id}/keys", tenantPath+"/keys", `{"role": "publisher"}`, http.StatusCreated).Map(t)
 	call(admin, "GET", "/tenants/{id}/keys", tenantPath+"/keys", nil, http.StatusOK)
 	call(admin, "DELETE", "/keys/{id}", "/keys/"+key["id"].(string), nil, http.StatusNoContent)
+	// Sources: nothing listens at this address, so the source reports its
+	// reconnection, and the answers are checked in that state too.
+	src := call(admin, "POST", "/sources", "/sources", `{"type": "rabbitmq", "url": "amqp://u:p@127.0.0.1:1/", "tenant": "openapi", "queue": "q"}`, http.StatusCreated).Map(t)
+	srcPath := "/sources/" + src["id"].(string)
+	call(admin, "GET", "/sources", "/sources", nil, http.StatusOK)
+	call(admin, "GET", "/sources/{id}", srcPath, nil, http.StatusOK)
+	call(admin, "PUT", "/sources/{id}", srcPath, `{"status": "PAUSED"}`, http.StatusOK)
+	call(admin, "GET", "/sources/{id}/rejected", srcPath+"/rejected", nil, http.StatusOK)
+	call(admin, "POST", "/sources", "/sources", `{"type": "nats", "url": "nats://127.0.0.1:1", "tenant": "openapi", "stream": "S"}`, http.StatusBadRequest)
+	call(admin, "DELETE", "/sources/{id}", srcPath, nil, http.StatusNoContent)
 	call("", "GET", "/healthz", "/healthz", nil, http.StatusOK)
 	call("", "GET", "/readyz", "/readyz", nil, http.StatusOK)
 	call("", "GET", "/openapi.json", "/openapi.json", nil, http.StatusOK)
@@ -158,6 +168,7 @@ func TestOpenAPIRequestMembersAreAccepted(t *testing.T) {
 		"EventBatch":           "/events:batch",
 		"TenantCreateRequest":  "/tenants",
 		"KeyCreateRequest":     "/tenants/" + tn.ID + "/keys",
+		"SourceCreateRequest":  "/sources",
 	} {
 		props, _ := d.properties(schema)
 		for _, p := range props {

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/publish"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -46,15 +47,25 @@ type Store interface {
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
+
+	SourceStore
+}
+
+// SourceStore keeps the broker sources (an admin's).
+type SourceStore interface {
+	CreateSource(ctx context.Context, src store.Source) error
+	Source(ctx context.Context, id string) (store.Source, error)
+	Sources(ctx context.Context, p store.Page) ([]store.Source, store.Paging, error)
+	SetSourceStatus(ctx context.Context, id, status string, now time.Time) (store.Source, error)
+	DeleteSource(ctx context.Context, id string) error
+	RejectedMessages(ctx context.Context, sourceID string, p store.Page) ([]store.RejectedMessage, store.Paging, error)
 }
 
 // Waker is told when new work is queued (the dispatcher).
-type Waker interface{ Wake() }
+type Waker = publish.Waker
 
 // Observer is told of every accepted event (the metrics).
-type Observer interface {
-	Published(event string, notifications int)
-}
+type Observer = publish.Observer
 
 // Config is everything the API is built from.
 type Config struct {
@@ -77,7 +88,10 @@ type Config struct {
 	Resolver *net.Resolver
 	// Observer is told of published events (nil: nobody).
 	Observer Observer
-	Logger   *slog.Logger
+	// Sources is this replica's consumer of broker sources (nil: none
+	// runs here; their states read "starting").
+	Sources Sources
+	Logger  *slog.Logger
 }
 
 // Body size limits.
@@ -150,6 +164,13 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 		r.Post("/tenants/{id}/keys", admin(s.createKey))
 		r.Get("/tenants/{id}/keys", admin(s.listKeys))
 		r.Delete("/keys/{id}", admin(s.revokeKey))
+
+		r.Post("/sources", admin(s.createSource))
+		r.Get("/sources", admin(s.listSources))
+		r.Get("/sources/{id}", admin(s.getSource))
+		r.Put("/sources/{id}", admin(s.updateSource))
+		r.Delete("/sources/{id}", admin(s.deleteSource))
+		r.Get("/sources/{id}/rejected", admin(s.listRejected))
 	})
 	return r
 }
@@ -354,5 +375,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 			Message: "the database answers but refuses writes (a full disk, a read-only database); see the log"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	// A broker outage leaves the replica ready (its API serves, and the
+	// broker keeps the messages): the sources' states are reported only.
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "sources": s.sourceStates()})
 }

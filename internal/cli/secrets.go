@@ -51,6 +51,16 @@ on every replica and restart them, run herald secrets reseal, then drop the old 
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted the secrets of %d webhooks\n", n)
+			// Broker sources keep credentials in their URLs.
+			if rs, ok := st.(interface {
+				ResealSources(ctx context.Context) (int, error)
+			}); ok {
+				n, err := rs.ResealSources(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted the URLs of %d sources\n", n)
+			}
 			return nil
 		},
 	}

@@ -6,10 +6,12 @@ package heraldtest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -152,6 +154,21 @@ func (in *Instance) Do(t testing.TB, key, method, path string, body any, headers
 func (in *Instance) Admin(t testing.TB, method, path string, body any, headers ...string) Response {
 	t.Helper()
 	return in.Do(t, AdminKey, method, path, body, headers...)
+}
+
+// Count runs a count query against the instance's SQLite database.
+func (in *Instance) Count(t testing.TB, query string, args ...any) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(in.DataDir, service.DatabaseFile)+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
 }
 
 // Eventually polls cond every 20ms until it holds or timeout passes.

@@ -32,6 +32,7 @@ type Metrics struct {
 	latency         prometheus.Histogram
 	inFlight        prometheus.Gauge
 	setAside        prometheus.Counter
+	sources         sourceMetrics
 }
 
 // New builds the collectors; counts of notifications and webhooks come from
@@ -67,6 +68,7 @@ func New(src Source, cacheFor time.Duration) *Metrics {
 	m.reg.MustRegister(m.published, m.notifications, m.attempts, m.attemptDuration, m.latency, m.inFlight, m.setAside,
 		&counts{src: src, cacheFor: cacheFor},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.sources = newSourceMetrics(m.reg)
 	return m
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/policy"
+	"github.com/heraldhq/herald/internal/publish"
+	"github.com/heraldhq/herald/internal/source"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/internal/web"
 )
@@ -53,6 +55,10 @@ type Config struct {
 	Lease time.Duration
 	// DisableAfter disables a webhook failing without a success this long.
 	DisableAfter time.Duration
+	// SourceRefresh is how often the sources table is re-read, so that
+	// sources changed through another replica start or stop here too (0:
+	// source.DefaultRefresh).
+	SourceRefresh time.Duration
 	// Tracing overrides the tracing set up from OTEL_EXPORTER_OTLP_ENDPOINT
 	// (tests use an in-memory exporter).
 	Tracing *tracing.Tracing
@@ -78,6 +84,8 @@ type Service struct {
 
 	tracing       *tracing.Tracing
 	stopDispatch  context.CancelFunc
+	stopSources   context.CancelFunc
+	sourced       chan struct{}
 	stopListen    context.CancelFunc
 	stopRetention context.CancelFunc
 	retained      chan struct{}
@@ -141,20 +149,27 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s.tracing = tr
+	owner := ownerID()
 	disp := delivery.NewDispatcher(st, sender, delivery.Config{
 		Observer:       obs,
 		Tracer:         tr.Provider.Tracer("herald/delivery"),
-		Owner:          ownerID(),
+		Owner:          owner,
 		Policy:         policy.Policy{Schedule: cfg.RetrySchedule, Jitter: 0.1, DisableAfter: cfg.DisableAfter},
 		MaxConcurrency: cfg.MaxConcurrency,
 		ShutdownGrace:  cfg.ShutdownGrace,
 		Lease:          cfg.Lease,
 		Logger:         cfg.Logger.With("component", "dispatcher"),
 	})
+	// Broker sources publish as POST /events does, through the same store,
+	// hand-off and metrics.
+	sources := source.NewRunner(source.Config{
+		Store: st, Publisher: &publish.Publisher{Store: st, Catalog: cat, Waker: disp, Observer: obs, Handoff: disp, MaxFanout: cfg.MaxFanout},
+		Owner: owner, Refresh: cfg.SourceRefresh, Metrics: obs, Logger: cfg.Logger.With("component", "sources"),
+	})
 	apiCfg := api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
-		MaxFanout: cfg.MaxFanout, Handoff: disp,
+		MaxFanout: cfg.MaxFanout, Handoff: disp, Sources: sources,
 		Logger: cfg.Logger.With("component", "api"),
 	}
 	// The dashboard at /ui calls its own in-process API handler, the only
@@ -181,6 +196,12 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	s.dispatched = make(chan error, 1)
 	s.served = make(chan error, 1)
 	go func() { s.dispatched <- disp.Run(dctx) }()
+	sctx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSources, s.sourced = stopSources, make(chan struct{})
+	go func() {
+		defer close(s.sourced)
+		sources.Run(sctx)
+	}()
 	rctx, stopRetention := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopRetention, s.retained = stopRetention, make(chan struct{})
 	go func() {
@@ -226,6 +247,10 @@ func (s *Service) Close() error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop http server: %w", err))
 		}
+		// Sources publish through the dispatcher's hand-off: they stop
+		// first, leaving what they have not committed unacknowledged.
+		s.stopSources()
+		<-s.sourced
 		s.stopDispatch()
 		if err := <-s.dispatched; err != nil {
 			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))

@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/source"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
@@ -25,6 +26,7 @@ type Backend interface {
 	purger
 	metrics.Source
 	web.Store
+	source.Store
 	Close() error
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/policy"
+	"github.com/heraldhq/herald/internal/source"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -33,6 +34,7 @@ import (
 type Store interface {
 	api.Store
 	delivery.Queue
+	source.Store
 	Close() error
 }
 

@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"PoisonResults", testPoisonResults},
 		{"WebhookFilter", testWebhookFilter},
 		{"PublishFilters", testPublishFilters},
+		{"Sources", testSources},
+		{"RejectedMessages", testRejectedMessages},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

@@ -113,6 +113,16 @@ func TestSQLiteOddPath(t *testing.T) {
 	}
 }
 
+// openSealed opens the database at path with the keyring spec.
+func openSealed(t *testing.T, path, spec string) *sqlstore.Store {
+	t.Helper()
+	k, err := secrets.Parse(spec)
+	storetest.NoErr(t, err, "keyring")
+	s, err := sqlite.Open(t.Context(), path, sqlstore.WithSealer(k))
+	storetest.NoErr(t, err, "open")
+	return s
+}
+
 // TestResealAfterRotation: webhooks written under one key read under
 // "new,old", Reseal rewrites them under the new key, and then the new key
 // alone opens them; a store opened with an unrelated key fails CheckSecrets.
@@ -120,14 +130,7 @@ func TestResealAfterRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	oldKey, _ := secrets.NewKey()
 	newKey, _ := secrets.NewKey()
-	open := func(spec string) *sqlstore.Store {
-		t.Helper()
-		k, err := secrets.Parse(spec)
-		storetest.NoErr(t, err, "keyring")
-		s, err := sqlite.Open(t.Context(), path, sqlstore.WithSealer(k))
-		storetest.NoErr(t, err, "open")
-		return s
-	}
+	open := func(spec string) *sqlstore.Store { return openSealed(t, path, spec) }
 	s := open(oldKey)
 	ten := storetest.MustTenant(t, s)
 	var ids []string
