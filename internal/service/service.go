@@ -87,6 +87,7 @@ type Service struct {
 	stopSources   context.CancelFunc
 	sourced       chan struct{}
 	stopListen    context.CancelFunc
+	fanned        chan struct{} // closed when the deferred fan-out writer has stopped
 	stopRetention context.CancelFunc
 	retained      chan struct{}
 	dispatched    chan error
@@ -213,6 +214,13 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if l, ok := st.Backend.(listener); ok {
 		go l.Listen(lctx, disp.Wake, cfg.Logger.With("component", "listen"))
 	}
+	s.fanned = make(chan struct{})
+	go func() {
+		defer close(s.fanned)
+		if f, ok := st.Backend.(fanoutWriter); ok {
+			f.WriteFanouts(lctx, disp.Wake, cfg.Logger.With("component", "fanout"))
+		}
+	}()
 	go func() { s.served <- s.http.Serve(ln) }()
 	cfg.Logger.Info("herald serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version)
 	return s, nil
@@ -256,6 +264,7 @@ func (s *Service) Close() error {
 			errs = append(errs, fmt.Errorf("stop dispatcher: %w", err))
 		}
 		s.stopListen()
+		<-s.fanned
 		if err := s.tracing.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush traces: %w", err))
 		}

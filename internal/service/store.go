@@ -125,6 +125,11 @@ type listener interface {
 	Listen(ctx context.Context, wake func(), log *slog.Logger)
 }
 
+// fanoutWriter writes deferred fan-outs until its context ends.
+type fanoutWriter interface {
+	WriteFanouts(ctx context.Context, wake func(), log *slog.Logger)
+}
+
 // lockDir takes an exclusive lock on the data directory: one SQLite
 // database has one Herald serving it.
 func lockDir(dir string) (*os.File, error) {

@@ -51,6 +51,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Handoff", testHandoff},
 		{"HandoffSubscribers", testHandoffSubscribers},
 		{"GroupCommit", testGroupCommit},
+		{"DeferredFanout", testDeferredFanout},
+		{"DeferredFanoutResumes", testDeferredFanoutResumes},
 		{"PoisonResults", testPoisonResults},
 		{"WebhookFilter", testWebhookFilter},
 		{"PublishFilters", testPublishFilters},

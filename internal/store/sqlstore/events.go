@@ -25,7 +25,7 @@ func (s *Store) publishTx(ctx context.Context, tx *tx, group []*publishCall) err
 	}
 	rows := &publishRows{wakes: map[string]int64{}}
 	for _, c := range group {
-		c.res, c.err, c.leased = store.PublishResult{}, nil, nil
+		c.res, c.err, c.leased, c.fanouts = store.PublishResult{}, nil, nil, nil
 		if err := s.publishOne(ctx, tx, c, subs[c.req.TenantID], rows); err != nil {
 			return err
 		}
@@ -80,15 +80,19 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 		c.err = fmt.Errorf("%d notifications, over the bound of %d: %w", fanout, req.MaxFanout, store.ErrFanout)
 		return nil
 	}
+	if fanout > s.deferral.Above {
+		if err := s.deferPublish(ctx, tx, c, hooks, receivers, rows); err != nil {
+			return err
+		}
+		return s.recordKey(ctx, tx, req, c.res)
+	}
 	token := ""
 	if req.Handoff != nil {
 		token = req.Handoff.Owner() + "/" + uuid.NewString()
 	}
-	ids := make([]string, 0, len(req.Events))
 	for k, e := range req.Events {
 		e.TenantID = req.TenantID
 		rows.events = append(rows.events, e)
-		ids = append(ids, e.ID)
 		pe := store.PublishedEvent{Event: e, Notifications: []store.NotificationRef{}}
 		for _, i := range receivers[k] {
 			h := &hooks[i]
@@ -122,15 +126,26 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 		}
 		c.res.Events = append(c.res.Events, pe)
 	}
-	if req.IdempotencyKey != "" {
-		idsJSON, _ := json.Marshal(ids)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_ids, created_at) VALUES (?, ?, ?, ?, ?)`,
-			req.TenantID, req.IdempotencyKey, req.RequestHash, idsJSON, ms(req.Now)); err != nil {
-			if s.d.IsUnique(err) {
-				return errIdempotencyRace
-			}
-			return fmt.Errorf("record idempotency key: %w", err)
+	return s.recordKey(ctx, tx, req, c.res)
+}
+
+// recordKey records req's idempotency key, if it has one, with the events
+// it published.
+func (s *Store) recordKey(ctx context.Context, tx *tx, req store.PublishRequest, res store.PublishResult) error {
+	if req.IdempotencyKey == "" {
+		return nil
+	}
+	ids := make([]string, len(res.Events))
+	for i, e := range res.Events {
+		ids[i] = e.Event.ID
+	}
+	idsJSON, _ := json.Marshal(ids)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, event_ids, created_at) VALUES (?, ?, ?, ?, ?)`,
+		req.TenantID, req.IdempotencyKey, req.RequestHash, idsJSON, ms(req.Now)); err != nil {
+		if s.d.IsUnique(err) {
+			return errIdempotencyRace
 		}
+		return fmt.Errorf("record idempotency key: %w", err)
 	}
 	return nil
 }

@@ -36,6 +36,9 @@ type publishCall struct {
 	// leased: the notifications handed to req.Handoff, by webhook, to take
 	// after the commit or give back after a failure.
 	leased []store.Claimed
+	// fanouts: the deferred fan-out plans of the call, to write after the
+	// commit (deferred.go).
+	fanouts []string
 }
 
 // publishers runs the group committers of a store.
@@ -198,7 +201,7 @@ func (s *Store) commitGroup(group []*publishCall) {
 		if errors.Is(err, errIdempotencyRace) {
 			// A concurrent publish with the same key committed first: the
 			// next try returns that publish.
-			c.res, c.leased = store.PublishResult{}, nil
+			c.res, c.leased, c.fanouts = store.PublishResult{}, nil, nil
 			err = s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
 			if err != nil {
 				c.release()
@@ -213,6 +216,9 @@ func (s *Store) commitGroup(group []*publishCall) {
 	for _, c := range group {
 		if len(c.leased) > 0 && c.err == nil {
 			c.req.Handoff.Take(c.leased)
+		}
+		if c.err == nil {
+			s.enqueueFanouts(c.fanouts...)
 		}
 		close(c.done)
 	}

@@ -60,6 +60,10 @@ type Store struct {
 	seal Sealer   // nil: secrets stored as they are
 	subs sync.Map // webhook id -> subscription (decoded event lists)
 	pub  publishers
+	// deferral and fan: publishes of many notifications write them after
+	// their answer (deferred.go).
+	deferral Deferral
+	fan      fanouts
 	// filters caches decoded content filters (webhook id -> storedFilter).
 	filters sync.Map
 	// writes tells CheckWrites when a write last committed.
@@ -81,7 +85,7 @@ func WithSealer(x Sealer) Option { return func(s *Store) { s.seal = x } }
 
 // New returns a Store writing through w and reading through r.
 func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
-	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d}
+	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts()}
 	if r == w {
 		s.r = s.w
 	}
