@@ -58,4 +58,5 @@ var OpenAPIRequestTypes = map[string]reflect.Type{
 	"OAuth2Input":         reflect.TypeFor[oauth2Input](),
 	"CustomHeaderInput":   reflect.TypeFor[headerInput](),
 	"SourceCreateRequest": reflect.TypeFor[sourceInput](),
+	"ReplayRequest":       reflect.TypeFor[replayJSON](),
 }

@@ -73,6 +73,7 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 	call(admin, "GET", "/events/{id}", "/events/"+eventID, nil, http.StatusOK)
 	call(admin, "POST", "/webhooks:sendexpired", "/webhooks:sendexpired", `{"webhook_id": "`+id+`"}`, http.StatusOK)
 	call(admin, "POST", "/webhooks/sendexpired", "/webhooks/sendexpired", nil, http.StatusOK)
+	call(admin, "POST", "/webhooks/{id}:replay", hook+":replay", replayWindow(map[string]any{"include_delivered": true}), http.StatusAccepted)
 	call(admin, "POST", "/webhooks/{id}/secret:rotate", hook+"/secret:rotate", nil, http.StatusOK)
 	call(admin, "GET", "/event-types", "/event-types", nil, http.StatusOK)
 	call(admin, "GET", "/event-types/{name}", "/event-types/TRANSACTION", nil, http.StatusOK)
@@ -165,6 +166,7 @@ func TestOpenAPIRequestMembersAreAccepted(t *testing.T) {
 		"WebhookCreateRequest": "/webhooks",
 		"SearchRequest":        "/webhooks:search",
 		"SendExpiredRequest":   "/webhooks:sendexpired",
+		"ReplayRequest":        "/webhooks/00000000-0000-7000-8000-000000000000:replay",
 		"EventBatch":           "/events:batch",
 		"TenantCreateRequest":  "/tenants",
 		"KeyCreateRequest":     "/tenants/" + tn.ID + "/keys",

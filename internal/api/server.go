@@ -47,6 +47,7 @@ type Store interface {
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
+	Replay(ctx context.Context, req store.ReplayRequest) (int, error)
 
 	SourceStore
 }
@@ -78,9 +79,12 @@ type Config struct {
 	AllowHTTP bool
 	// MaxWebhooksPerTenant bounds registrations (0: no bound).
 	MaxWebhooksPerTenant int
-	// MaxFanout bounds the notifications one publish request may create
-	// (0: no bound).
+	// MaxFanout bounds the notifications one publish or replay request may
+	// create (0: no bound).
 	MaxFanout int
+	// Retention is how long events are sure to be kept (0: forever): a
+	// replay may not reach further back.
+	Retention time.Duration
 	// Handoff takes notifications straight from their publish (the
 	// dispatcher; nil: every notification waits for a claim).
 	Handoff store.Handoff
@@ -176,7 +180,7 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 }
 
 // webhookVerbs are the custom methods on /webhooks/{id}:<verb>.
-var webhookVerbs = map[string]bool{"ping": true}
+var webhookVerbs = map[string]bool{"ping": true, "replay": true}
 
 // methodNotAllowed answers 405, naming the methods the path does accept.
 func methodNotAllowed(r *http.Request) *apiError {

@@ -278,6 +278,8 @@ func (s *server) webhookVerb(w http.ResponseWriter, r *http.Request, p principal
 	switch verb {
 	case "ping":
 		return s.ping(w, r, p, id)
+	case "replay":
+		return s.replay(w, r, p, id)
 	default:
 		return notFound("path " + r.URL.Path)
 	}

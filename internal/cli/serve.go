@@ -74,7 +74,7 @@ to <data>/admin.key.`,
 	f.BoolVar(&dev, "dev", false, "development mode: --allow-http, --allow-private-targets and text logs")
 	f.IntVar(&cfg.MaxWebhooksPerTenant, "max-webhooks-per-tenant", 1000, "most webhooks one tenant may register (0: no limit)")
 	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", delivery.DefaultMaxConcurrency, "most delivery attempts in flight at once in this process, shared fairly across webhooks")
-	f.IntVar(&cfg.MaxFanout, "max-fanout", 100000, "most notifications one publish request may create (over it: 413 fanout_too_large)")
+	f.IntVar(&cfg.MaxFanout, "max-fanout", 100000, "most notifications one publish or replay request may create (over it: 413 fanout_too_large)")
 	f.DurationVar(&cfg.SourceRefresh, "source-refresh", source.DefaultRefresh, "how often the broker sources are re-read, so that sources created, paused or deleted through another replica start or stop here too")
 	f.DurationVar(&cfg.Lease, "lease", delivery.DefaultLease, "how long a claimed notification is reserved to one replica; a dead replica's work is taken over after it (raised to each webhook's timeout + 5s)")
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 5*24*time.Hour, "disable a webhook that fails without a single success for this long (0: never)")

@@ -51,6 +51,8 @@ type Options struct {
 	Tracing *tracing.Tracing
 	// PublicURL is --public-url.
 	PublicURL string
+	// Retention is --retention (0: keep everything).
+	Retention time.Duration
 }
 
 // Start runs Herald for the duration of the test.
@@ -69,7 +71,7 @@ func Start(t testing.TB, o Options) *Instance {
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
-		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL,
+		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, Retention: o.Retention,
 		Version: "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	apiCfg := api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
-		MaxFanout: cfg.MaxFanout, Handoff: disp, Sources: sources,
+		MaxFanout: cfg.MaxFanout, Retention: cfg.Retention, Handoff: disp, Sources: sources,
 		Logger: cfg.Logger.With("component", "api"),
 	}
 	// The dashboard at /ui calls its own in-process API handler, the only

@@ -315,6 +315,28 @@ type PublishResult struct {
 	Queued bool
 }
 
+// ReplayRequest asks for notifications of one webhook from the tenant's
+// events published in [From, To) that it subscribes to and that pass its
+// filter: what a client that was down past the retries, or registered
+// late, missed.
+type ReplayRequest struct {
+	TenantID, WebhookID string
+	From, To            time.Time
+	// Events narrows the replay to these event names (nil: every event the
+	// webhook subscribes to).
+	Events []string
+	// IncludeDelivered also replays events the webhook already has a
+	// finished notification for (DELIVERED, EXPIRED or CANCELLED); without
+	// it, an event with any notification of the webhook is skipped. An
+	// event with a PENDING notification of the webhook is always skipped:
+	// it is on its way.
+	IncludeDelivered bool
+	Now              time.Time
+	// MaxFanout bounds the notifications one replay may create (0: no
+	// bound); over it the replay fails with ErrFanout and creates nothing.
+	MaxFanout int
+}
+
 // NotificationFilter selects notifications for search and re-send. Zero
 // fields match everything.
 type NotificationFilter struct {

@@ -58,6 +58,9 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"PublishFilters", testPublishFilters},
 		{"Sources", testSources},
 		{"RejectedMessages", testRejectedMessages},
+		{"Replay", testReplay},
+		{"ReplayIncludeDelivered", testReplayIncludeDelivered},
+		{"ReplayBound", testReplayBound},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

@@ -46,6 +46,14 @@ var dialect = &sqlstore.Dialect{
 	// transactions turn those plans off; every query in them has an index
 	// that gives its order.
 	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+	// A replay walks one tenant's events of a window in the order of
+	// events_tenant_created and looks up each one's notifications of the
+	// webhook in notifications_event. Without statistics the planner may
+	// read either table whole instead (a sequential scan, a hash or merge
+	// join, a bitmap and a sort): those plans are off in its transactions.
+	ScanTx: "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; " +
+		"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+	Explain: "EXPLAIN ",
 }
 
 // Store is the PostgreSQL store: the shared SQL store plus the wake-ups

@@ -29,3 +29,13 @@ func TestContract(t *testing.T)            { storetest.Run(t, newPostgresStore) 
 func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newPostgresStore) }
 func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newPostgresStore) }
 func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newPostgresStore) }
+
+// TestReplayPlan: without statistics (autovacuum off, no ANALYZE), a
+// replay still walks the tenant's events in events_tenant_created and looks
+// up each one's notifications in notifications_event: no sequential scan,
+// bitmap, hash or sort of either table.
+func TestReplayPlan(t *testing.T) {
+	storetest.CheckReplayPlan(t, newPostgresStore,
+		[]string{"events_tenant_created", "notifications_event", "Nested Loop Anti Join"},
+		[]string{"Seq Scan", "Bitmap", "Hash", "Sort", "Merge"})
+}

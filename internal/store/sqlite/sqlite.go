@@ -23,7 +23,8 @@ import (
 var migrations embed.FS
 
 // dialect: one writer connection serializes writes, so no row locks.
-var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true}
+var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true,
+	Explain: "EXPLAIN QUERY PLAN "}
 
 // Open opens (creating if needed, mode 0600) the database file at path and
 // brings its schema up to date.

@@ -24,6 +24,14 @@ func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newSQLite
 func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newSQLiteStore) }
 func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newSQLiteStore) }
 
+// TestReplayPlan: a replay walks the tenant's events by index and looks up
+// their notifications by index, with no temporary sort.
+func TestReplayPlan(t *testing.T) {
+	storetest.CheckReplayPlan(t, newSQLiteStore,
+		[]string{"USING INDEX events_tenant_created", "USING INDEX notifications_event"},
+		[]string{"SCAN e", "SCAN n", "TEMP B-TREE"})
+}
+
 // newSQLiteStore is the SQLite constructor: a real database file in a
 // temporary directory.
 func newSQLiteStore(tb testing.TB) (storetest.Store, func() storetest.Store) {

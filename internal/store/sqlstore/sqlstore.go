@@ -44,6 +44,11 @@ type Dialect struct {
 	// QueueTx, when set, runs first in every claim and completion
 	// transaction (planner settings for the queue's index walks).
 	QueueTx string
+	// ScanTx, when set, runs first in a replay's transactions (planner
+	// settings that keep its walk of a tenant's events on their index).
+	ScanTx string
+	// Explain is the prefix that asks for a statement's plan.
+	Explain string
 	// Arrays says the database takes arrays as parameters (PostgreSQL's
 	// unnest): a batch is written in one statement instead of one per row.
 	Arrays bool
