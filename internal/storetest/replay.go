@@ -247,3 +247,24 @@ func CheckReplayPlan(t *testing.T, newStore NewStoreFunc, want, refuse []string)
 		}
 	}
 }
+
+// A replay leaves to a deferred fan-out the notifications it has yet to
+// write: the webhook gets each event once.
+func testReplayDeferred(t *testing.T, newStore NewStoreFunc) {
+	s, _ := newStore(t)
+	ten := MustTenant(t, s)
+	var hooks []store.Webhook
+	for range 11 {
+		hooks = append(hooks, MustWebhook(t, s, ten.ID, "TRANSACTION"))
+	}
+	res := deferredBatch(t, s, ten.ID, T0) // its plan is not written: no writer runs yet
+	req := store.ReplayRequest{TenantID: ten.ID, WebhookID: hooks[3].ID, From: T0, To: T0.Add(time.Second), Now: T0.Add(time.Minute)}
+	if n := replay(t, s, req); n != 0 {
+		t.Fatalf("replay during a deferred fan-out queued %d, want 0", n)
+	}
+	runWriter(t, s, 0)
+	awaitFanout(t, s, ten.ID, res, 11) // fails on a twelfth notification
+	if n := replay(t, s, req); n != 0 {
+		t.Fatalf("replay after the fan-out queued %d, want 0", n)
+	}
+}

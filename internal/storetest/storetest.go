@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Replay", testReplay},
 		{"ReplayIncludeDelivered", testReplayIncludeDelivered},
 		{"ReplayBound", testReplayBound},
+		{"ReplayDeferred", testReplayDeferred},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

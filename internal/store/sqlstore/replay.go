@@ -186,6 +186,20 @@ func (s *Store) insertReplay(ctx context.Context, req store.ReplayRequest, w sto
 		if modified != ms(w.Modified) {
 			return errWebhookChanged
 		}
+		owed, err := s.owedEvents(ctx, tx, req.TenantID, w.ID)
+		if err != nil {
+			return err
+		}
+		if len(owed) > 0 {
+			var keep []replayEvent
+			var keepIDs []string
+			for i, e := range events {
+				if !owed[e.id] {
+					keep, keepIDs = append(keep, e), append(keepIDs, ids[i])
+				}
+			}
+			events, ids = keep, keepIDs
+		}
 		if len(events) == 0 {
 			return nil
 		}
@@ -213,6 +227,41 @@ func (s *Store) insertReplay(ctx context.Context, req store.ReplayRequest, w sto
 		return 0, err
 	}
 	return created, nil
+}
+
+// owedEvents lists the events that the tenant's deferred fan-outs have yet
+// to write a notification of the webhook for (see deferred.go): a replay
+// leaves them to the fan-out, or the webhook would get two. The webhook's
+// row is locked, and fan-out chunks lock it too, so none is written
+// meanwhile.
+func (s *Store) owedEvents(ctx context.Context, tx *tx, tenantID, hookID string) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, plan FROM fanouts WHERE tenant_id = ?`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("replay: read fan-out plans: %w", err)
+	}
+	defer rows.Close()
+	owed := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var raw []byte
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, fmt.Errorf("replay: read fan-out plan: %w", err)
+		}
+		plan, err := s.fanoutPlan(id, raw)
+		if err != nil {
+			return nil, err
+		}
+		hook := slices.Index(plan.Hooks, hookID)
+		if hook < 0 {
+			continue
+		}
+		for _, e := range plan.Events {
+			if slices.Contains(e.Receivers, hook) {
+				owed[e.ID] = true
+			}
+		}
+	}
+	return owed, rows.Err()
 }
 
 // insertReplayRows inserts the notifications of events (ids[i] for
