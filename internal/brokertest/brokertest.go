@@ -244,6 +244,14 @@ func (s *NATSStream) Publish(ctx context.Context, subject string, msgs ...Messag
 	return nil
 }
 
+// CreateDurable creates the durable pull consumer a source will use, with
+// its own ack wait (a test's redeliveries then come within seconds).
+func (s *NATSStream) CreateDurable(ctx context.Context, durable, subject string, ackWait time.Duration) error {
+	_, err := s.js.CreateConsumer(ctx, s.Name, jetstream.ConsumerConfig{Durable: durable, FilterSubject: subject,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, DeliverPolicy: jetstream.DeliverAllPolicy})
+	return err
+}
+
 // Consumer reads a consumer's state (acknowledged floor, pending counts).
 func (s *NATSStream) Consumer(ctx context.Context, durable string) (*jetstream.ConsumerInfo, error) {
 	c, err := s.js.Consumer(ctx, s.Name, durable)

@@ -107,14 +107,20 @@ func toMessage(d amqp.Delivery) message {
 
 // closeErr says why the deliveries ended.
 func (rc *rabbitConn) closeErr() error {
+	return rc.broken(errors.New("rabbitmq: the consumer was cancelled or the connection closed"))
+}
+
+// broken explains a failure of the channel by the reason RabbitMQ gave when
+// it closed it (CONNECTION_FORCED at a restart, say), when it gave one.
+func (rc *rabbitConn) broken(err error) error {
 	select {
-	case err, ok := <-rc.closed:
-		if ok && err != nil {
-			return fmt.Errorf("rabbitmq closed the channel: %w", err)
+	case reason, ok := <-rc.closed:
+		if ok && reason != nil {
+			return fmt.Errorf("rabbitmq closed the channel: %w", reason)
 		}
 	case <-time.After(time.Second):
 	}
-	return errors.New("rabbitmq: the consumer was cancelled or the connection closed")
+	return err
 }
 
 // Settle acknowledges the committed messages, all at once when the batch
@@ -124,7 +130,7 @@ func (rc *rabbitConn) closeErr() error {
 func (rc *rabbitConn) Settle(acks []message, rejects []rejection) error {
 	for _, r := range rejects {
 		if err := rc.ch.Reject(r.msg.tag.(uint64), false); err != nil {
-			return fmt.Errorf("reject: %w", err)
+			return fmt.Errorf("reject: %w", rc.broken(err))
 		}
 	}
 	if len(acks) == 0 {
@@ -136,13 +142,13 @@ func (rc *rabbitConn) Settle(acks []message, rejects []rejection) error {
 			last = max(last, m.tag.(uint64))
 		}
 		if err := rc.ch.Ack(last, true); err != nil {
-			return fmt.Errorf("ack: %w", err)
+			return fmt.Errorf("ack: %w", rc.broken(err))
 		}
 		return nil
 	}
 	for _, m := range acks {
 		if err := rc.ch.Ack(m.tag.(uint64), false); err != nil {
-			return fmt.Errorf("ack: %w", err)
+			return fmt.Errorf("ack: %w", rc.broken(err))
 		}
 	}
 	return nil
