@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -51,11 +50,12 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		reqs := slices.SortedFunc(slices.Values(c.Requests), func(a, b store.ClaimRequest) int {
 			return strings.Compare(a.WebhookID, b.WebhookID)
 		})
+		states, err := s.claimStates(ctx, tx, reqs, c.Now)
+		if err != nil {
+			return err
+		}
 		for _, r := range reqs {
-			sl, err := s.slots(ctx, tx, r, c)
-			if err != nil {
-				return err
-			}
+			sl := slots(r, c, states[r.WebhookID], s.d.OneProcess)
 			start := len(out)
 			if sl.n > 0 {
 				stmt := due
@@ -148,62 +148,128 @@ type slotsFor struct {
 	blocked bool
 }
 
-// slots is how many notifications of r's webhook may be claimed now. It
-// starts from r.Limit and then:
+// claimState is what a claim reads of a webhook: its row (locked, where
+// rows lock) and its live leases.
+type claimState struct {
+	health store.Health
+	bucket policy.Bucket
+	leased int // live leases, where counted
+	found  bool
+}
+
+// claimStates reads, in two statements whatever the number of webhooks,
+// the rows of the requested webhooks and the live leases of those whose
+// max_in_flight counts leases. Where the dialect locks rows, the webhook
+// rows are locked in id order for the rest of the transaction (waiting for
+// a publish or another claim holding them), so that two replicas never
+// count the same free slots or tokens and no write lowering a wake time is
+// lost. reqs are sorted by webhook id.
+func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimRequest, now time.Time) (map[string]claimState, error) {
+	ids := make([]any, 0, len(reqs))
+	for _, r := range reqs {
+		if r.Limit > 0 {
+			ids = append(ids, r.WebhookID)
+		}
+	}
+	out := make(map[string]claimState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, consecutive_failures, circuit_open_until, rate_tokens, rate_updated_at
+		FROM webhooks WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+s.d.ForUpdate, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read webhooks for claim: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var st claimState
+		var openUntil, refilled int64
+		if err := rows.Scan(&id, &st.health.ConsecutiveFailures, &openUntil, &st.bucket.Tokens, &refilled); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan webhook for claim: %w", err)
+		}
+		st.found = true
+		st.health.CircuitOpenUntil, st.bucket.Refilled = fromMS(openUntil), fromMS(refilled)
+		out[id] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read webhooks for claim: %w", err)
+	}
+	// Leases count where several processes share the queue, and for probes
+	// and ordered webhooks everywhere (one in flight at most).
+	var counted []any
+	for _, r := range reqs {
+		st, ok := out[r.WebhookID]
+		if !ok || r.Limit <= 0 {
+			continue
+		}
+		if !s.d.OneProcess || r.Ordered || policy.Circuit(st.health, now).Probe {
+			counted = append(counted, r.WebhookID)
+		}
+	}
+	if len(counted) == 0 {
+		return out, nil
+	}
+	// Every live lease counts, the claimer's own included: a lease whose
+	// result is still being recorded is an attempt that a crash would
+	// repeat, so at most max_in_flight of them exist across replicas.
+	rows, err = tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(counted))+`)
+		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(counted, ms(now))...)
+	if err != nil {
+		return nil, fmt.Errorf("count leases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("scan lease count: %w", err)
+		}
+		st := out[id]
+		st.leased = n
+		out[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count leases: %w", err)
+	}
+	return out, nil
+}
+
+// slots is how many notifications of r's webhook may be claimed now, given
+// its state. It starts from r.Limit and then:
 //   - the circuit (policy.Circuit) allows nothing until its probe time,
 //     then one probe with nothing in flight;
 //   - MaxInFlight counts every live lease, whoever holds it, so the bound
-//     holds across replicas (an ordered webhook has one slot);
+//     holds across replicas (an ordered webhook has one slot); a database
+//     one process uses (oneProcess) counts only for probes and ordered
+//     webhooks, the dispatcher's own count being exact otherwise;
 //   - a rate limit spends tokens of a bucket (policy.Bucket) kept in the
 //     webhook's row.
 //
 // An ordered webhook's claim statement only needs the limit to be positive.
-//
-// Where the dialect locks rows, the webhook's row is locked for the rest of
-// the transaction (waiting for a publish or another claim holding it), so
-// that two replicas never count the same free slots or tokens and no write
-// lowering its wake time is lost.
-func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store.Claim) (slotsFor, error) {
-	sl := slotsFor{webhookID: r.WebhookID, rate: r.RateLimit}
-	if r.Limit <= 0 {
-		return sl, nil
-	}
-	var h store.Health
-	var openUntil, refilled int64
-	err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, circuit_open_until, rate_tokens, rate_updated_at
-		FROM webhooks WHERE id = ?`+s.d.ForUpdate, r.WebhookID).Scan(&h.ConsecutiveFailures, &openUntil, &sl.bucket.Tokens, &refilled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sl, nil
-	}
-	if err != nil {
-		return sl, fmt.Errorf("read webhook for claim: %w", err)
+func slots(r store.ClaimRequest, c store.Claim, st claimState, oneProcess bool) slotsFor {
+	sl := slotsFor{webhookID: r.WebhookID, rate: r.RateLimit, bucket: st.bucket}
+	if r.Limit <= 0 || !st.found {
+		return sl
 	}
 	sl.found = true
-	h.CircuitOpenUntil, sl.bucket.Refilled = fromMS(openUntil), fromMS(refilled)
 	n := r.Limit
 	maxInFlight := r.MaxInFlight
 	if r.Ordered {
 		maxInFlight = 1
 	}
-	gate := policy.Circuit(h, c.Now)
+	gate := policy.Circuit(st.health, c.Now)
 	switch {
 	case !gate.Closed && !gate.Probe:
 		sl.wake = gate.Wake
-		return sl, nil
+		return sl
 	case gate.Probe:
 		n, maxInFlight = 1, 1
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
-	if maxInFlight > 0 && (!s.d.OneProcess || sl.probe || r.Ordered) {
-		// Every live lease counts, the claimer's own included: a lease whose
-		// result is still being recorded is an attempt that a crash would
-		// repeat, so at most max_in_flight of them exist across replicas.
-		var leased int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
-			AND lease_expires_at > ?`, r.WebhookID, ms(c.Now)).Scan(&leased); err != nil {
-			return sl, fmt.Errorf("count leases: %w", err)
-		}
-		n = min(n, maxInFlight-leased)
+	if maxInFlight > 0 && (!oneProcess || sl.probe || r.Ordered) {
+		n = min(n, maxInFlight-st.leased)
 		sl.blocked = n <= 0
 	}
 	if sl.rate > 0 {
@@ -216,7 +282,7 @@ func (s *Store) slots(ctx context.Context, tx *tx, r store.ClaimRequest, c store
 		}
 	}
 	sl.n = max(n, 0)
-	return sl, nil
+	return sl
 }
 
 // spend records what a claim took: the probe time of an open circuit (no
