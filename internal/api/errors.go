@@ -183,12 +183,18 @@ func unknownField(raw any, t reflect.Type, path string) string {
 	return ""
 }
 
-// jsonFields maps the lower-cased JSON member names of struct t to their types.
+// jsonFields maps the lower-cased JSON member names of struct t to their
+// types; the members of an embedded struct are t's own, as encoding/json
+// decodes them.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			maps.Copy(fields, jsonFields(f.Type))
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}

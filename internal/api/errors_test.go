@@ -46,7 +46,7 @@ func TestRoutingErrors(t *testing.T) {
 		// The alias is for POST only: a GET reads a webhook called "sendexpired".
 		{"GET", "/webhooks/sendexpired", 404, "not_found"},
 		{"GET", "/webhooks/" + id + "/secret:rotate", 405, "method_not_allowed"},
-		{"GET", "/events", 405, "method_not_allowed"},
+		{"PUT", "/events", 405, "method_not_allowed"},
 		{"DELETE", "/events/x", 405, "method_not_allowed"},
 		{"GET", "/events:batch", 405, "method_not_allowed"},
 		{"POST", "/event-types", 405, "method_not_allowed"},

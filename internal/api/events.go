@@ -166,6 +166,8 @@ type eventJSON struct {
 	Event         string             `json:"event"`
 	Payload       json.RawMessage    `json:"payload"`
 	Created       string             `json:"created"`
+	Test          bool               `json:"test"`
+	Subjects      subjectsJSON       `json:"subjects"`
 	Notifications []notificationJSON `json:"notifications"`
 }
 
@@ -175,8 +177,8 @@ func (s *server) getEvent(w http.ResponseWriter, r *http.Request, p principal) e
 	if err != nil {
 		return s.storeError(r, err, "event "+id)
 	}
-	out := eventJSON{ID: e.ID, Event: e.Name, Payload: e.Payload, Created: formatTime(e.Created),
-		Notifications: make([]notificationJSON, len(notes))}
+	out := eventJSON{ID: e.ID, Event: e.Name, Payload: e.Payload, Created: formatTime(e.Created), Test: e.Test,
+		Subjects: subjectsJSON(e.Subjects), Notifications: make([]notificationJSON, len(notes))}
 	for i, n := range notes {
 		out.Notifications[i] = toNotificationJSON(n)
 	}

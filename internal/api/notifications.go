@@ -23,6 +23,31 @@ type pagingOut struct {
 	HasMore bool    `json:"has_more"`
 }
 
+// twoWayPaging is the paging of the listings that page both ways
+// (notification searches, events): before is the cursor of the newer page,
+// null on the newest.
+type twoWayPaging struct {
+	After   *string `json:"after"`
+	HasMore bool    `json:"has_more"`
+	Before  *string `json:"before"`
+}
+
+func twoWayPagingJSON(p store.Paging) twoWayPaging {
+	out := twoWayPaging{HasMore: p.HasMore}
+	if p.HasMore {
+		out.After = &p.After
+	}
+	if p.Before != "" {
+		out.Before = &p.Before
+	}
+	return out
+}
+
+type twoWayListJSON[T any] struct {
+	Data   []T          `json:"data"`
+	Paging twoWayPaging `json:"paging"`
+}
+
 type listJSON[T any] struct {
 	Data   []T       `json:"data"`
 	Paging pagingOut `json:"paging"`
@@ -68,6 +93,7 @@ type notificationJSON struct {
 	EventID       string          `json:"event_id"`
 	WebhookID     string          `json:"webhook_id"`
 	Event         string          `json:"event"`
+	Test          bool            `json:"test"`
 	Status        string          `json:"status"`
 	AttemptCount  int             `json:"attempt_count"`
 	NextAttemptAt *string         `json:"next_attempt_at"`
@@ -79,7 +105,7 @@ type notificationJSON struct {
 
 func toNotificationJSON(n store.Notification) notificationJSON {
 	out := notificationJSON{
-		ID: n.ID, EventID: n.EventID, WebhookID: n.WebhookID, Event: n.EventName, Status: n.Status,
+		ID: n.ID, EventID: n.EventID, WebhookID: n.WebhookID, Event: n.EventName, Test: n.Test, Status: n.Status,
 		AttemptCount: n.Attempts, Created: formatTime(n.Created), Modified: formatTime(n.Modified), Payload: n.Payload,
 	}
 	if n.Status == store.StatusPending {
@@ -111,58 +137,99 @@ func parseTime(v *string, field string) (time.Time, *apiError) {
 	return t, nil
 }
 
-func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		NotificationID *string `json:"notification_id"`
-		EventID        *string `json:"event_id"`
-		WebhookID      *string `json:"webhook_id"`
-		Event          *string `json:"event"`
-		Status         *string `json:"status"`
-		From           *string `json:"from"`
-		To             *string `json:"to"`
-		Limit          *int    `json:"limit"`
-		After          *string `json:"after"`
-		IncludePayload *bool   `json:"include_payload"`
-	}
-	if err := decode(r, &in, true); err != nil {
-		return err
-	}
+// filterInput is the filter members of POST /webhooks:search and POST
+// /notifications:resend.
+type filterInput struct {
+	NotificationID *string `json:"notification_id"`
+	EventID        *string `json:"event_id"`
+	WebhookID      *string `json:"webhook_id"`
+	Event          *string `json:"event"`
+	Status         *string `json:"status"`
+	From           *string `json:"from"`
+	To             *string `json:"to"`
+	CardID         *string `json:"card_id"`
+	UserID         *string `json:"user_id"`
+	AccountID      *string `json:"account_id"`
+	TransactionID  *string `json:"transaction_id"`
+}
+
+// searchInput is the body of POST /webhooks:search.
+type searchInput struct {
+	filterInput
+	Limit          *int    `json:"limit"`
+	After          *string `json:"after"`
+	Before         *string `json:"before"`
+	IncludePayload *bool   `json:"include_payload"`
+}
+
+// filter checks in and makes the store's filter of it, in tenantID.
+func (s *server) filter(in filterInput, tenantID string) (store.NotificationFilter, *apiError) {
+	var f store.NotificationFilter
 	for _, m := range []struct {
 		field string
 		v     *string
 	}{{"notification_id", in.NotificationID}, {"event_id", in.EventID}, {"webhook_id", in.WebhookID}} {
 		if err := checkID(m.field, deref(m.v)); err != nil {
-			return err
+			return f, err
 		}
 	}
-	if err := checkCursor("after", deref(in.After)); err != nil {
-		return err
-	}
-	f := store.NotificationFilter{TenantID: p.TenantID, EventID: deref(in.EventID), WebhookID: deref(in.WebhookID),
+	f = store.NotificationFilter{TenantID: tenantID, EventID: deref(in.EventID), WebhookID: deref(in.WebhookID),
 		EventName: deref(in.Event), Status: deref(in.Status)}
 	if id := deref(in.NotificationID); id != "" {
 		f.NotificationIDs = []string{id}
 	}
 	if f.Status != "" && !notificationStatuses[f.Status] {
-		return invalid("status", "must be PENDING, DELIVERED, EXPIRED or CANCELLED")
+		return f, invalid("status", "must be PENDING, DELIVERED, EXPIRED or CANCELLED")
 	}
 	if f.EventName != "" {
 		if _, ok := s.Catalog.Lookup(f.EventName); !ok {
-			return invalid("event", "unknown event %q", f.EventName)
+			return f, invalid("event", "unknown event %q", f.EventName)
 		}
 	}
 	var aerr *apiError
 	if f.From, f.To, aerr = parseRange(in.From, in.To); aerr != nil {
+		return f, aerr
+	}
+	f.Subjects, aerr = subjectsFrom(deref(in.CardID), deref(in.UserID), deref(in.AccountID), deref(in.TransactionID))
+	return f, aerr
+}
+
+// pageOf checks the paging members of a listing that pages both ways.
+func pageOf(limit *int, after, before *string) (store.Page, *apiError) {
+	page := store.Page{Limit: defaultPageSize, After: deref(after), Before: deref(before)}
+	if err := checkCursor("after", page.After); err != nil {
+		return page, err
+	}
+	if err := checkCursor("before", page.Before); err != nil {
+		return page, err
+	}
+	if page.After != "" && page.Before != "" {
+		return page, invalid("before", "cannot be combined with after: page older with after, newer with before")
+	}
+	if limit != nil {
+		if *limit < 1 || *limit > maxPageSize {
+			return page, invalid("limit", "must be between 1 and %d", maxPageSize)
+		}
+		page.Limit = *limit
+	}
+	return page, nil
+}
+
+func (s *server) search(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in searchInput
+	if err := decode(r, &in, true); err != nil {
+		return err
+	}
+	f, aerr := s.filter(in.filterInput, p.TenantID)
+	if aerr != nil {
 		return aerr
 	}
-	page := store.Page{Limit: defaultPageSize, After: deref(in.After), MaxPayloadBytes: maxAnswerPayloads}
-	page.Payloads = in.IncludePayload != nil && *in.IncludePayload
-	if in.Limit != nil {
-		if *in.Limit < 1 || *in.Limit > maxPageSize {
-			return invalid("limit", "must be between 1 and %d", maxPageSize)
-		}
-		page.Limit = *in.Limit
+	page, aerr := pageOf(in.Limit, in.After, in.Before)
+	if aerr != nil {
+		return aerr
 	}
+	page.MaxPayloadBytes = maxAnswerPayloads
+	page.Payloads = in.IncludePayload != nil && *in.IncludePayload
 	notes, paging, err := s.Store.SearchNotifications(r.Context(), f, page)
 	if err != nil {
 		return err

@@ -71,6 +71,8 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 	call(admin, "POST", "/webhooks:search", "/webhooks:search", `{"event": "CARD_STATUS_CHANGE", "limit": 10}`, http.StatusOK)
 	call(admin, "POST", "/webhooks:search", "/webhooks:search", nil, http.StatusOK)
 	call(admin, "GET", "/events/{id}", "/events/"+eventID, nil, http.StatusOK)
+	call(admin, "GET", "/events", "/events?card_id=eef930c7-6e44-4846-948a-dfd7855484b6&limit=5", nil, http.StatusOK)
+	call(admin, "POST", "/webhooks:search", "/webhooks:search", `{"card_id": "eef930c7-6e44-4846-948a-dfd7855484b6", "limit": 1}`, http.StatusOK)
 	call(admin, "POST", "/webhooks:sendexpired", "/webhooks:sendexpired", `{"webhook_id": "`+id+`"}`, http.StatusOK)
 	call(admin, "POST", "/webhooks/sendexpired", "/webhooks/sendexpired", nil, http.StatusOK)
 	call(admin, "POST", "/webhooks/{id}:replay", hook+":replay", replayWindow(map[string]any{"include_delivered": true}), http.StatusAccepted)

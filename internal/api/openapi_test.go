@@ -412,9 +412,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	d := loadOpenAPI(t, servedDocument(t))
 	check := func(name string, typ reflect.Type, response bool) {
 		var members, always []string
-		for f := range typ.Fields() {
+		for _, f := range reflect.VisibleFields(typ) { // an embedded struct's members are the type's own
 			tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || tag == "-" {
+			if !f.IsExported() || f.Anonymous || tag == "-" {
 				continue
 			}
 			if tag == "" {

@@ -45,6 +45,7 @@ type Store interface {
 
 	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
+	Events(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, store.Paging, error)
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
 	Replay(ctx context.Context, req store.ReplayRequest) (int, error)
@@ -157,6 +158,7 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 		r.Post("/webhooks/{id}/secret:rotate", client(s.rotateSecret))
 
 		r.Post("/events", publisher(s.publish))
+		r.Get("/events", reader(s.listEvents))
 		r.Post("/events:batch", publisher(s.publishBatch))
 		r.Get("/events/{id}", reader(s.getEvent))
 		r.Get("/event-types", reader(s.eventTypes))

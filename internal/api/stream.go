@@ -46,8 +46,8 @@ func (s *server) writeNotifications(w http.ResponseWriter, r *http.Request, note
 		buf.Reset()
 	}
 	buf.WriteString(`],"paging":`)
-	if err := enc.Encode(pagingJSON(paging)); err != nil {
-		panic(http.ErrAbortHandler) // a pagingOut always encodes
+	if err := enc.Encode(twoWayPagingJSON(paging)); err != nil {
+		panic(http.ErrAbortHandler) // a twoWayPaging always encodes
 	}
 	buf.WriteString("}\n")
 	_, _ = w.Write(buf.Bytes())

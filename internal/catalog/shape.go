@@ -171,9 +171,11 @@ func (c *shapeCache) add(k shapeKey) {
 // maxDepth bounds nesting, as encoding/json does.
 const maxDepth = 1000
 
-// topLevel holds the members of a payload's root object that name its event.
+// topLevel holds the members of a payload's root object that name its event,
+// and the subject ids met on the way (see subjects.go).
 type topLevel struct {
 	event, typ, details []byte // raw values; nil when absent
+	subj                subjectScan
 }
 
 // scanner checks a JSON document's syntax in one pass and hashes its shape.
@@ -208,12 +210,12 @@ func scan(payload []byte, values *pathNode) (topLevel, shapeKey, error) {
 	s.h2.SetSeed(seed2)
 	s.skipSpace()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
-		if err := s.value(values, 0); err != nil {
+		if err := s.value(values, 0, subjNone); err != nil {
 			return topLevel{}, shapeKey{}, err
 		}
 		return topLevel{}, shapeKey{}, errNotObject
 	}
-	if err := s.object(values, 1, true); err != nil {
+	if err := s.object(values, 1, subjRoot); err != nil {
 		return topLevel{}, shapeKey{}, err
 	}
 	s.skipSpace()
@@ -247,8 +249,8 @@ func (s *scanner) skipSpace() {
 }
 
 // value scans one value at the trie node for its path (nil: no value of
-// this subtree is constrained).
-func (s *scanner) value(node *pathNode, depth int) error {
+// this subtree is constrained); sp is where it stands for subject ids.
+func (s *scanner) value(node *pathNode, depth int, sp subjectPath) error {
 	if s.pos >= len(s.data) {
 		return s.fail("unexpected end of JSON")
 	}
@@ -256,7 +258,7 @@ func (s *scanner) value(node *pathNode, depth int) error {
 	var kind byte
 	switch c := s.data[s.pos]; {
 	case c == '{':
-		return s.object(node, depth+1, false)
+		return s.object(node, depth+1, sp)
 	case c == '[':
 		return s.array(node, depth+1)
 	case c == '"':
@@ -299,7 +301,7 @@ func (s *scanner) value(node *pathNode, depth int) error {
 	return nil
 }
 
-func (s *scanner) object(node *pathNode, depth int, root bool) error {
+func (s *scanner) object(node *pathNode, depth int, sp subjectPath) error {
 	if depth > maxDepth {
 		return s.fail("nesting too deep")
 	}
@@ -337,10 +339,13 @@ func (s *scanner) object(node *pathNode, depth int, root bool) error {
 		if node != nil {
 			child = node.children[name]
 		}
-		if err := s.value(child, depth); err != nil {
+		if err := s.value(child, depth, sp.child(name)); err != nil {
 			return err
 		}
-		if root {
+		if sp != subjNone {
+			s.top.subj.member(sp, name, s.data[valueStart:s.pos])
+		}
+		if sp == subjRoot {
 			switch name {
 			case "event":
 				s.top.event = s.data[valueStart:s.pos]
@@ -382,7 +387,7 @@ func (s *scanner) array(node *pathNode, depth int) error {
 	}
 	for {
 		s.skipSpace()
-		if err := s.value(item, depth); err != nil {
+		if err := s.value(item, depth, subjNone); err != nil {
 			return err
 		}
 		s.skipSpace()

@@ -21,33 +21,40 @@ var printer = message.NewPrinter(language.English)
 // the event name, or a *PayloadError naming the JSON path of the first
 // offending member ("card_transaction.transaction_amount").
 func (c *Catalog) Validate(payload []byte) (string, error) {
+	name, _, err := c.Check(payload)
+	return name, err
+}
+
+// Check is Validate that also reads the event's subject ids (see
+// Subjects), in the same pass over the payload.
+func (c *Catalog) Check(payload []byte) (string, Subjects, error) {
 	top, shape, err := scan(payload, c.values)
 	if err != nil {
-		return "", syntaxProblem(err)
+		return "", Subjects{}, syntaxProblem(err)
 	}
 	name, err := c.nameFrom(top)
 	if err != nil {
-		return "", err
+		return "", Subjects{}, err
 	}
 	t := c.byName[name]
 	if t.cacheable && c.shapes.has(shape) {
-		return name, nil
+		return name, top.subj.ids(name), nil
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
 	if err != nil {
-		return "", &PayloadError{Message: "body is not valid JSON: " + err.Error()}
+		return "", Subjects{}, &PayloadError{Message: "body is not valid JSON: " + err.Error()}
 	}
 	if err := t.schema.Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
-			return "", describe(ve)
+			return "", Subjects{}, describe(ve)
 		}
-		return "", fmt.Errorf("validate %s: %w", name, err)
+		return "", Subjects{}, fmt.Errorf("validate %s: %w", name, err)
 	}
 	if t.cacheable {
 		c.shapes.add(shape)
 	}
-	return name, nil
+	return name, top.subj.ids(name), nil
 }
 
 // describe turns a validation error tree into one PayloadError: the first,

@@ -61,14 +61,16 @@ type Publisher struct {
 }
 
 // Event checks one payload against the catalogue and makes it an event
-// created at now. An invalid payload is a *catalog.PayloadError naming the
+// created at now, with the ids it is about (catalog.Subjects, read in the
+// same pass over the payload). An invalid payload is a *catalog.PayloadError naming the
 // offending member.
 func (p *Publisher) Event(payload []byte, now time.Time) (store.Event, error) {
-	name, err := p.Catalog.Validate(payload)
+	name, subjects, err := p.Catalog.Check(payload)
 	if err != nil {
 		return store.Event{}, err
 	}
-	return store.Event{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Payload: payload, Created: now}, nil
+	return store.Event{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Payload: payload, Created: now,
+		Subjects: store.Subjects(subjects)}, nil
 }
 
 // Request is one atomic publish of checked events.

@@ -211,6 +211,11 @@ type Event struct {
 	Created  time.Time
 	// TraceParent is the W3C traceparent of the publish ("" untraced).
 	TraceParent string
+	// Subjects are the ids the event is about, read at publish.
+	Subjects Subjects
+	// Test marks a test event, sent to one webhook only (see
+	// PublishRequest.Webhook).
+	Test bool
 }
 
 // Notification statuses (SPEC section 3).
@@ -239,6 +244,8 @@ type Notification struct {
 	Modified      time.Time
 	Payload       json.RawMessage
 	AttemptLog    []Attempt
+	// Test: the notification is of a test event.
+	Test bool
 }
 
 // Attempt is one HTTP request of a notification.
@@ -266,12 +273,20 @@ type Page struct {
 	// first notification always comes, so paging moves on.
 	Payloads        bool
 	MaxPayloadBytes int
+	// Before (notification searches and event listings only), instead of
+	// After, asks for the Limit items just newer than the item whose id it
+	// is, still newest first.
+	Before string
 }
 
 // Paging says where a listing continues.
 type Paging struct {
 	After   string
 	HasMore bool
+	// Before (notification searches and event listings only) is the id to
+	// pass as Page.Before for the newer page; empty when this page holds
+	// the newest items.
+	Before string
 }
 
 // PublishRequest is one atomic publish of one or more events.
@@ -347,6 +362,11 @@ type NotificationFilter struct {
 	EventName       string
 	Status          string
 	From, To        time.Time
+	// Subjects match the notifications of events carrying every id set.
+	Subjects Subjects
+	// Final matches only notifications in a final status (DELIVERED,
+	// EXPIRED or CANCELLED), when Status is empty.
+	Final bool
 }
 
 // ClaimRequest asks for up to Limit due notifications of one webhook. When

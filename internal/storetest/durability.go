@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -176,10 +177,34 @@ func BenchPublish(b *testing.B, newStore NewStoreFunc) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e := newEvent("TRANSACTION", T0)
+		// As a TRANSACTION carries them: its card, user and transaction ids.
+		e.Subjects = benchSubjects(e.ID)
 		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: T0}); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchPublishConcurrent measures single-event publishes from 64
+// goroutines at once, as the publish scenario of herald bench sends them
+// (group commit shares each transaction among the publishes queued).
+func BenchPublishConcurrent(b *testing.B, newStore NewStoreFunc) {
+	s, _ := newStore(b)
+	ten := MustTenant(b, s)
+	MustWebhook(b, s, ten.ID, "*")
+	ctx := ctxOf(b)
+	b.ReportAllocs()
+	b.SetParallelism(32) // 64 publishers on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := newEvent("TRANSACTION", T0)
+			e.Subjects = benchSubjects(e.ID)
+			if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: T0}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // benchClaimComplete measures claiming a batch of 100 notifications and
@@ -224,4 +249,16 @@ func BenchClaimComplete(b *testing.B, newStore NewStoreFunc) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/notification")
+}
+
+// benchSubjects are the ids a published benchmark event carries: those of
+// the TRANSACTION PURCHASE sample (as herald bench publishes it), or, with
+// HERALD_BENCH_DISTINCT_IDS=1, a card, user and transaction of its own (the
+// worst case for the indexes: every insert at a random place).
+func benchSubjects(eventID string) store.Subjects {
+	if os.Getenv("HERALD_BENCH_DISTINCT_IDS") == "1" {
+		return store.Subjects{CardID: "card-" + eventID, UserID: "user-" + eventID, TransactionID: eventID}
+	}
+	return store.Subjects{CardID: "8ac1eba8-9ccd-4cf7-acb1-8666007a9634", UserID: "2f8548e5-f505-491a-aeee-830948fa3046",
+		TransactionID: "9829a089-1804-40b6-9920-d31bacc07f17"}
 }

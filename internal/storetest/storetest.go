@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SearchNotifications", testSearchNotifications},
 		{"SearchPaging", testSearchPaging},
 		{"SearchPayloads", testSearchPayloads},
+		{"SubjectSearch", testSubjectSearch},
+		{"SubjectPaging", testSubjectPaging},
 		{"RequeueExpired", testRequeueExpired},
 		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},

@@ -29,6 +29,7 @@ func TestContract(t *testing.T)            { storetest.Run(t, newPostgresStore) 
 func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newPostgresStore) }
 func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newPostgresStore) }
 func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newPostgresStore) }
+func BenchmarkSearchByCard(b *testing.B)   { storetest.BenchSearchByCard(b, newPostgresStore) }
 
 // TestReplayPlan: without statistics (autovacuum off, no ANALYZE), a
 // replay still walks the tenant's events in events_tenant_created and looks

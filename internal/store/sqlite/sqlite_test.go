@@ -19,10 +19,12 @@ import (
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
-func TestContract(t *testing.T)            { storetest.Run(t, newSQLiteStore) }
-func BenchmarkPublish(b *testing.B)        { storetest.BenchPublish(b, newSQLiteStore) }
-func BenchmarkClaimComplete(b *testing.B)  { storetest.BenchClaimComplete(b, newSQLiteStore) }
-func BenchmarkPublishFilters(b *testing.B) { storetest.BenchPublishFilters(b, newSQLiteStore) }
+func TestContract(t *testing.T)               { storetest.Run(t, newSQLiteStore) }
+func BenchmarkPublish(b *testing.B)           { storetest.BenchPublish(b, newSQLiteStore) }
+func BenchmarkClaimComplete(b *testing.B)     { storetest.BenchClaimComplete(b, newSQLiteStore) }
+func BenchmarkPublishFilters(b *testing.B)    { storetest.BenchPublishFilters(b, newSQLiteStore) }
+func BenchmarkSearchByCard(b *testing.B)      { storetest.BenchSearchByCard(b, newSQLiteStore) }
+func BenchmarkPublishConcurrent(b *testing.B) { storetest.BenchPublishConcurrent(b, newSQLiteStore) }
 
 // TestReplayPlan: a replay walks the tenant's events by index and looks up
 // their notifications by index, with no temporary sort.

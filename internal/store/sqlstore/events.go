@@ -298,23 +298,17 @@ func (s *Store) Event(ctx context.Context, tenantID, id string) (store.Event, []
 }
 
 func readEvent(ctx context.Context, q queryer, tenantID, id string) (store.Event, []store.Notification, error) {
-	var e store.Event
-	var created int64
-	var payload []byte
-	err := q.QueryRowContext(ctx, `SELECT id, tenant_id, name, payload, created_at FROM events WHERE id = ? AND tenant_id = ?`, id, tenantID).
-		Scan(&e.ID, &e.TenantID, &e.Name, &payload, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, nil, fmt.Errorf("event %q: %w", id, store.ErrNotFound)
-	}
+	e, err := readEventRow(ctx, q, tenantID, id)
 	if err != nil {
-		return e, nil, fmt.Errorf("get event: %w", err)
+		return e, nil, err
 	}
-	e.Payload = payload
-	e.Created = fromMS(created)
 	rows, err := q.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE event_id = ? ORDER BY id`, id)
 	if err != nil {
 		return e, nil, fmt.Errorf("get event notifications: %w", err)
 	}
 	notes, err := scanNotifications(rows)
+	for i := range notes {
+		notes[i].Test = e.Test
+	}
 	return e, notes, err
 }

@@ -45,24 +45,27 @@ func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) 
 		n := len(events)
 		ids, tenants, names, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		payloads, created := make([][]byte, n), make([]int64, n)
+		subj := newSubjectArrays(n)
 		for i, e := range events {
 			ids[i], tenants[i], names[i], traces[i], payloads[i], created[i] = e.ID, e.TenantID, e.Name, e.TraceParent, e.Payload, ms(e.Created)
+			subj.set(i, e)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent)
-			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::text[])`,
-			ids, tenants, names, payloads, created, traces); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent, `+subjectColumns+`)
+			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::text[], `+subjectArrayTypes+`)`,
+			append([]any{ids, tenants, names, payloads, created, traces}, subj.args()...)...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		return nil
 	}
 	for start := 0; start < len(events); start += rowsPerInsert {
 		chunk := events[start:min(start+rowsPerInsert, len(events))]
-		args := make([]any, 0, 6*len(chunk))
+		args := make([]any, 0, 11*len(chunk))
 		for _, e := range chunk {
 			args = append(args, e.ID, e.TenantID, e.Name, []byte(e.Payload), ms(e.Created), e.TraceParent)
+			args = appendSubjects(args, e)
 		}
-		if err := s.execRows(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent) VALUES `,
-			"(?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
+		if err := s.execRows(ctx, tx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent, `+subjectColumns+`) VALUES `,
+			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,14 @@ func filterSQL(f store.NotificationFilter) (string, []any) {
 		where = append(where, "n.created_at <= ?")
 		args = append(args, ms(f.To))
 	}
+	if f.Status == "" && f.Final {
+		where = append(where, "n.status <> 'PENDING'")
+	}
+	if !f.Subjects.IsZero() {
+		cond, sargs := subjectSQL(f.Subjects)
+		where = append(where, "n.event_id IN (SELECT id FROM events WHERE tenant_id = ? AND "+cond+")")
+		args = append(append(args, f.TenantID), sargs...)
+	}
 	return strings.Join(where, " AND "), args
 }
 
@@ -50,43 +59,24 @@ func filterSQL(f store.NotificationFilter) (string, []any) {
 // bounded by its limit and the payload budget, whatever the events weigh.
 func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error) {
 	limit := pageLimit(p)
-	where, args := filterSQL(f)
-	if p.After != "" {
-		where += " AND n.id < ?"
-		args = append(args, p.After)
-	}
-	args = append(args, limit+1)
-	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	read, end, err := s.listTx(ctx)
 	if err != nil {
 		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
 	}
-	read := s.r.tx(rtx)
-	defer read.end(ctx) // after the rollback below has let go of the connection
-	defer rtx.Rollback()
-	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, length(e.payload) FROM notifications n
-		JOIN events e ON e.id = n.event_id WHERE `+where+` ORDER BY n.id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
-	}
+	defer end()
 	var (
-		out   []store.Notification
-		sizes []int64
+		out    []store.Notification
+		sizes  []int64
+		paging store.Paging
 	)
-	for rows.Next() {
-		var n store.Notification
-		var next, created, modified, size int64
-		if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Status, &n.Attempts,
-			&n.RetryBase, &next, &created, &modified, &size); err != nil {
-			rows.Close()
-			return nil, store.Paging{}, fmt.Errorf("scan notification: %w", err)
-		}
-		n.NextAttemptAt, n.Created, n.Modified = fromMS(next), fromMS(created), fromMS(modified)
-		out, sizes = append(out, n), append(sizes, size)
+	if f.Subjects.IsZero() {
+		out, sizes, paging, err = s.tenantWalk(ctx, read, f, p, limit)
+	} else {
+		out, sizes, paging, err = s.subjectWalk(ctx, read, f, p, limit)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
+	if err != nil {
+		return nil, store.Paging{}, err
 	}
-	out, paging := trim(out, limit, func(n store.Notification) string { return n.ID })
 	if p.Payloads {
 		out, paging = withinBudget(out, sizes, p.MaxPayloadBytes, paging)
 		if err := attachEventPayloads(ctx, read, out); err != nil {
@@ -98,6 +88,99 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 	}
 	return out, paging, nil
 }
+
+// tenantWalk reads a page of the tenant's notifications in id order, newest
+// first (from the newest, below Page.After or just above Page.Before), with
+// the size of each one's payload.
+func (s *Store) tenantWalk(ctx context.Context, read *tx, f store.NotificationFilter, p store.Page, limit int) ([]store.Notification, []int64, store.Paging, error) {
+	where, args := filterSQL(f)
+	order := "DESC"
+	switch {
+	case p.Before != "":
+		where += " AND n.id > ?"
+		args, order = append(args, p.Before), "ASC"
+	case p.After != "":
+		where += " AND n.id < ?"
+		args = append(args, p.After)
+	}
+	args = append(args, limit+1)
+	rows, err := read.QueryContext(ctx, `SELECT `+prefixed("n.", notificationColumns)+`, length(e.payload), e.test FROM notifications n
+		JOIN events e ON e.id = n.event_id WHERE `+where+` ORDER BY n.id `+order+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
+	}
+	var (
+		out   []store.Notification
+		sizes []int64
+	)
+	for rows.Next() {
+		n, size, err := scanSearched(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, store.Paging{}, err
+		}
+		out, sizes = append(out, n), append(sizes, size)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, store.Paging{}, fmt.Errorf("search notifications: %w", err)
+	}
+	out, sizes, paging := pageOf(out, sizes, p, limit, notificationID)
+	return out, sizes, paging, nil
+}
+
+// scanSearched scans a notification row of a search: notificationColumns,
+// then its payload's size and its event's test mark.
+func scanSearched(rows *sql.Rows) (store.Notification, int64, error) {
+	var n store.Notification
+	var next, created, modified, size int64
+	var test int
+	if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Status, &n.Attempts,
+		&n.RetryBase, &next, &created, &modified, &size, &test); err != nil {
+		return n, 0, fmt.Errorf("scan notification: %w", err)
+	}
+	n.NextAttemptAt, n.Created, n.Modified, n.Test = fromMS(next), fromMS(created), fromMS(modified), test != 0
+	return n, size, nil
+}
+
+// pageOf turns up to limit+1 items read in walk order (newest first, or
+// oldest first for Page.Before) into a page, newest first, and its paging;
+// sizes (nil, or one per item) follow the items.
+func pageOf[T any](items []T, sizes []int64, p store.Page, limit int, id func(T) string) ([]T, []int64, store.Paging) {
+	cut := func(n int) {
+		items = items[:n]
+		if sizes != nil {
+			sizes = sizes[:n]
+		}
+	}
+	if p.Before == "" {
+		before := ""
+		if p.After != "" && len(items) > 0 {
+			before = id(items[0])
+		}
+		var paging store.Paging
+		items, paging = trim(items, limit, id)
+		cut(len(items))
+		paging.Before = before
+		return items, sizes, paging
+	}
+	newer := len(items) > limit
+	if newer {
+		cut(limit)
+	}
+	slices.Reverse(items)
+	slices.Reverse(sizes)
+	paging := store.Paging{HasMore: true}
+	if len(items) > 0 {
+		paging.After = id(items[len(items)-1])
+		if newer {
+			paging.Before = id(items[0])
+		}
+	}
+	return items, sizes, paging
+}
+
+// notificationID is a notification's paging id.
+func notificationID(n store.Notification) string { return n.ID }
 
 // withinBudget keeps the leading notifications whose payloads (sizes[i]
 // bytes each) add up to at most budget (0: no budget), and at least the

@@ -44,8 +44,10 @@ type Dialect struct {
 	// QueueTx, when set, runs first in every claim and completion
 	// transaction (planner settings for the queue's index walks).
 	QueueTx string
-	// ScanTx, when set, runs first in a replay's transactions (planner
-	// settings that keep its walk of a tenant's events on their index).
+	// ScanTx, when set, runs first in a replay's transactions and in every
+	// read of a listing (searches, GET /events): planner settings that
+	// keep a walk on the index that gives its order, instead of reading and
+	// sorting a table that looked small to a planner without statistics.
 	ScanTx string
 	// Explain is the prefix that asks for a statement's plan.
 	Explain string
@@ -148,6 +150,27 @@ func (s *Store) queueTx(ctx context.Context, t *tx) error {
 		return fmt.Errorf("queue transaction settings: %w", err)
 	}
 	return nil
+}
+
+// listTx begins a read-only transaction for a listing, with the dialect's
+// settings; end it with the function returned.
+func (s *Store) listTx(ctx context.Context) (*tx, func(), error) {
+	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	read := s.r.tx(rtx)
+	end := func() {
+		_ = rtx.Rollback()
+		read.end(ctx) // once the rollback has let go of the connection
+	}
+	if s.d.ScanTx != "" {
+		if _, err := read.ExecContext(ctx, s.d.ScanTx); err != nil {
+			end()
+			return nil, nil, fmt.Errorf("listing settings: %w", err)
+		}
+	}
+	return read, end, nil
 }
 
 // notify tells other processes that work is due, when the dialect can.

@@ -1,0 +1,62 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Hooks for the tests of package sqlstore_test; none of this is in the binary.
+
+// SearchPlans explains, as the database plans them now, the queries a search
+// by f.Subjects and GET /events with them run: the subject walk's first
+// batch and the events page. Each plan is one string, a line per node.
+func SearchPlans(ctx context.Context, s *Store, f store.NotificationFilter) (map[string]string, error) {
+	evWhere, evArgs := eventSQL(store.EventFilter{TenantID: f.TenantID, Subjects: f.Subjects})
+	cursor := "01a2d3e4-0000-7000-8000-000000000000"
+	queries := map[string]struct {
+		q    string
+		args []any
+	}{
+		"subject batch": {subjectBatchSQL(evWhere+" AND id < ?", "DESC"), append(append([]any{}, evArgs...), "ffffffff", 51)},
+		"events":        {eventsSQL(evWhere+" AND id < ?", "id", "DESC"), append(append([]any{}, evArgs...), "ffffffff", 51)},
+		"events newer":  {eventsSQL(evWhere+" AND id > ?", "id", "ASC"), append(append([]any{}, evArgs...), cursor, 51)},
+		"tenant events": {eventsSQL("tenant_id = ? AND (created_at, id) < (?, ?)", "created_at DESC, id", "DESC"), []any{f.TenantID, int64(1) << 50, "ffffffff", 51}},
+		"tenant search": {`SELECT n.id, length(e.payload), e.test FROM notifications n JOIN events e ON e.id = n.event_id
+			WHERE n.tenant_id = ? AND n.id > ? ORDER BY n.id ASC LIMIT ?`, []any{f.TenantID, cursor, 51}},
+	}
+	explain := s.d.Explain
+	out := map[string]string{}
+	for name, q := range queries {
+		read, end, err := s.listTx(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := read.Tx.QueryContext(ctx, s.d.rebind(explain+q.q), q.args...)
+		if err != nil {
+			end()
+			return nil, fmt.Errorf("explain %s: %w", name, err)
+		}
+		cols, _ := rows.Columns()
+		var lines []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				end()
+				return nil, err
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // the plan text (SQLite: detail)
+		}
+		rows.Close()
+		end()
+		out[name] = strings.Join(lines, "\n")
+	}
+	return out, nil
+}

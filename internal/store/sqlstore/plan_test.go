@@ -1,0 +1,82 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// Searches by card walk the card's index and join notifications on
+// notifications_event, on both databases, as planned on a database that
+// has never been analysed (PostgreSQL autovacuum may be off): no query
+// reads a whole table.
+func TestSubjectSearchPlans(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlite.Open(context.Background(), t.TempDir()+"/herald.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		checkPlans(t, s, regexp.MustCompile(`(?m)^SCAN (events|notifications)\b|USE TEMP B-TREE FOR ORDER BY$`),
+			map[string]string{"subject batch": "events_card", "events": "events_card", "tenant events": "events_tenant_created", "tenant search": "notifications_tenant"})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.Database(t)
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		checkPlans(t, s.Store, regexp.MustCompile(`Seq Scan on (events|notifications)`),
+			map[string]string{"subject batch": "events_card", "events": "events_card", "tenant events": "events_tenant_created", "tenant search": "notifications_tenant"})
+	})
+}
+
+// checkPlans fills a store with a few thousand events (no statistics are
+// gathered) and checks the plans of the searches by card.
+func checkPlans(t *testing.T, s *sqlstore.Store, refused *regexp.Regexp, want map[string]string) {
+	t.Helper()
+	ctx := t.Context()
+	ten := store.Tenant{ID: "01a2d3e4-0000-7000-8000-0000000000aa", Name: "plans", Created: storetest.T0}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	hook := storetest.MustWebhook(t, s, ten.ID, "*")
+	for i := range 20 {
+		events := make([]store.Event, 100)
+		for j := range events {
+			n := i*100 + j
+			events[j] = store.Event{ID: fmt.Sprintf("01a2d3e4-%04x-7000-8000-%012x", i, n), Name: "TRANSACTION", Created: storetest.T0.Add(time.Duration(n) * time.Millisecond),
+				Payload: []byte(`{"event":"TRANSACTION"}`), Subjects: store.Subjects{CardID: fmt.Sprintf("card-%d", n%50), UserID: "u"}}
+		}
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = hook
+	plans, err := sqlstore.SearchPlans(ctx, s, store.NotificationFilter{TenantID: ten.ID, Subjects: store.Subjects{CardID: "card-7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plan := range plans {
+		t.Logf("%s:\n%s", name, plan)
+		if refused.MatchString(plan) {
+			t.Errorf("%s reads a whole table or sorts it:\n%s", name, plan)
+		}
+		if idx := want[name]; idx != "" && !regexp.MustCompile(`\b`+idx+`\b`).MatchString(plan) {
+			t.Errorf("%s does not use %s:\n%s", name, idx, plan)
+		}
+	}
+	if !regexp.MustCompile(`notifications_event`).MatchString(plans["subject batch"]) {
+		t.Errorf("the subject batch does not join through notifications_event:\n%s", plans["subject batch"])
+	}
+}
