@@ -98,7 +98,11 @@ func TestEd25519Webhook(t *testing.T) {
 		}
 		verifies(t, rc.requests()[1], pk1)
 
-		rotated := signingOf(t, in.Admin(t, "POST", hook+"/secret:rotate", nil), http.StatusOK)
+		doc := fetchOpenAPI(t, in)
+		doc.checkAnswer(t, "GET", "/webhooks/{id}", in.Admin(t, "GET", hook, nil))
+		rotateAnswer := in.Admin(t, "POST", hook+"/secret:rotate", nil)
+		doc.checkAnswer(t, "POST", "/webhooks/{id}/secret:rotate", rotateAnswer)
+		rotated := signingOf(t, rotateAnswer, http.StatusOK)
 		if rotated.Secret != nil || rotated.PublicKey == nil || *rotated.PublicKey == pk1 || !strings.HasPrefix(*rotated.PublicKey, "whpk_") {
 			t.Fatalf("rotate answer: secret %v, public key %v; want no secret and a new whpk_ key", rotated.Secret, rotated.PublicKey)
 		}

@@ -36,6 +36,7 @@ type configInput struct {
 	Ordered              *bool                   `json:"ordered"`
 	Signature            nullable[string]        `json:"signature"`
 	Filter               json.RawMessage         `json:"filter"`
+	TLS                  json.RawMessage         `json:"tls"`
 	// Created and Modified appear inside config in the nCore samples; they
 	// are accepted and ignored.
 	Created  json.RawMessage `json:"created"`
@@ -79,7 +80,8 @@ var forbiddenHeaders = map[string]bool{
 // create). It reads nothing from the store; check resolves hosts (nil: not
 // again, see hostCheck).
 func (s *server) apply(in *webhookInput, h *store.Webhook, check hostCheck) *apiError {
-	moved := false // the endpoint moves to another origin
+	presented := origins(h) // where the stored client certificate went so far
+	moved := false          // the endpoint moves to another origin
 	if in.Endpoint != nil {
 		endpoint, err := s.checkURL(*in.Endpoint, "endpoint", check)
 		if err != nil {
@@ -140,6 +142,13 @@ func (s *server) apply(in *webhookInput, h *store.Webhook, check hostCheck) *api
 		if err := resendOnMove(in.Config, h.Config); err != nil {
 			return err
 		}
+	}
+	var tlsRaw json.RawMessage
+	if in.Config != nil {
+		tlsRaw = in.Config.TLS
+	}
+	if err := applyTLS(tlsRaw, h, presented); err != nil {
+		return err
 	}
 	if h.Config.OAuth2 != nil && (h.Config.BasicAuthUsername != "" || h.Config.BasicAuthPassword != "") {
 		return invalid("config.oauth2", "cannot be combined with basic auth: set basic_auth_username and basic_auth_password to \"\" or oauth2 to null")

@@ -50,6 +50,7 @@ type configJSON struct {
 	Ordered              bool           `json:"ordered"`
 	Signature            string         `json:"signature"`
 	Filter               *filter.Filter `json:"filter"`
+	TLS                  *tlsJSON       `json:"tls"`
 }
 
 // healthJSON is a webhook's delivery record: the circuit is "open" (status
@@ -88,6 +89,7 @@ func toWebhookJSON(w store.Webhook) webhookJSON {
 			Format:        c.Format, TimeoutSeconds: c.TimeoutSeconds, MaxInFlight: c.MaxInFlight,
 			MaxRetries: c.MaxRetries, RetryIntervalSeconds: c.RetryIntervalSeconds,
 			RateLimitPerSecond: c.RateLimitPerSecond, Ordered: c.Ordered, Signature: c.SignatureScheme(),
+			TLS: toTLSJSON(c.TLS),
 		},
 		PublicKey: publicKey(w),
 		Health: healthJSON{Circuit: "closed", ConsecutiveFailures: w.Health.ConsecutiveFailures,

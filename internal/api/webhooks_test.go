@@ -34,7 +34,7 @@ func TestCreateWebhookNCoreBody(t *testing.T) {
 		"custom_headers": []any{map[string]any{"header_name": "apikey", "header_value": "********"}},
 		"format":         "ncore", "timeout_seconds": 10.0, "max_in_flight": 16.0,
 		"max_retries": nil, "retry_interval_seconds": nil, "oauth2": nil,
-		"rate_limit_per_second": nil, "ordered": false, "signature": "hmac-sha256", "filter": nil,
+		"rate_limit_per_second": nil, "ordered": false, "signature": "hmac-sha256", "filter": nil, "tls": nil,
 	}
 	wantHealth := map[string]any{"circuit": "closed", "consecutive_failures": 0.0, "failing_since": nil,
 		"next_probe": nil, "last_success": nil, "last_failure": nil}

@@ -29,9 +29,9 @@ const tokenTimeout = 10 * time.Second
 
 // tokens keeps one cached client-credentials token source per webhook,
 // shared by all its attempts (and its pings). A change of the webhook's
-// credentials starts a new source, dropping the cached token.
+// credentials or of its TLS configuration starts a new source, dropping the
+// cached token.
 type tokens struct {
-	client *http.Client // the guarded transport, no redirects, bounded
 	mu     sync.Mutex
 	byHook map[string]*tokenEntry
 }
@@ -42,20 +42,15 @@ type tokenEntry struct {
 	src oauth2.TokenSource
 }
 
-func newTokens(transport http.RoundTripper) *tokens {
-	return &tokens{
-		client: &http.Client{
-			Transport:     transport,
-			Timeout:       tokenTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		byHook: map[string]*tokenEntry{},
-	}
+func newTokens() *tokens {
+	return &tokens{byHook: map[string]*tokenEntry{}}
 }
 
-func credentialsKey(c *store.OAuth2Config) string {
+// credentialsKey names the credentials and the clients (cl.key) a source
+// is built from.
+func credentialsKey(c *store.OAuth2Config, cl clients) string {
 	h := sha256.New()
-	for _, part := range []string{c.TokenURL, c.ClientID, c.ClientSecret, c.Scope} {
+	for _, part := range []string{c.TokenURL, c.ClientID, c.ClientSecret, c.Scope, cl.key} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -64,19 +59,22 @@ func credentialsKey(c *store.OAuth2Config) string {
 
 // source returns the webhook's token source and its generation, building
 // it on first use or after the webhook's credentials changed.
-func (t *tokens) source(w *store.Webhook) (oauth2.TokenSource, int) {
-	key := credentialsKey(w.Config.OAuth2)
+func (t *tokens) source(w *store.Webhook, cl clients) (oauth2.TokenSource, int) {
+	key := credentialsKey(w.Config.OAuth2, cl)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.byHook[w.ID]; e != nil && e.key == key {
 		return e.src, e.gen
 	}
-	e := &tokenEntry{key: key, src: t.build(w.Config.OAuth2)}
+	e := &tokenEntry{key: key, src: build(w.Config.OAuth2, cl.token)}
 	t.byHook[w.ID] = e
 	return e.src, e.gen
 }
 
-func (t *tokens) build(c *store.OAuth2Config) oauth2.TokenSource {
+// build makes a token source asking the token endpoint through client
+// (guarded, no redirects, bounded; with the webhook's client certificate
+// when it has config.tls).
+func build(c *store.OAuth2Config, client *http.Client) oauth2.TokenSource {
 	cfg := clientcredentials.Config{
 		ClientID:     c.ClientID,
 		ClientSecret: c.ClientSecret,
@@ -87,21 +85,21 @@ func (t *tokens) build(c *store.OAuth2Config) oauth2.TokenSource {
 	}
 	// A long-lived context carrying the guarded client: the source outlives
 	// any one attempt.
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, t.client)
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	return oauth2.ReuseTokenSourceWithExpiry(nil, cfg.TokenSource(ctx), tokenEarlyExpiry)
 }
 
 // renew drops the cached token after the endpoint refused it (a 401) and
 // returns the source to ask again. gen is the generation the refused token
 // came from: when another attempt already renewed it, its source is kept.
-func (t *tokens) renew(w *store.Webhook, gen int) oauth2.TokenSource {
-	key := credentialsKey(w.Config.OAuth2)
+func (t *tokens) renew(w *store.Webhook, cl clients, gen int) oauth2.TokenSource {
+	key := credentialsKey(w.Config.OAuth2, cl)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.byHook[w.ID]; e != nil && e.key == key && e.gen != gen {
 		return e.src
 	}
-	e := &tokenEntry{key: key, gen: gen + 1, src: t.build(w.Config.OAuth2)}
+	e := &tokenEntry{key: key, gen: gen + 1, src: build(w.Config.OAuth2, cl.token)}
 	t.byHook[w.ID] = e
 	return e.src
 }

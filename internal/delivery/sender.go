@@ -55,13 +55,26 @@ const (
 // Sender makes HTTP requests to webhook endpoints. One Sender is shared by
 // every attempt so connections to an endpoint are reused.
 type Sender struct {
-	client    *http.Client
+	shared    clients     // every webhook without config.tls
+	tls       *tlsClients // each webhook with config.tls
 	tokens    *tokens
 	userAgent string
 }
 
+// SenderOptions tune a Sender beyond its guard.
+type SenderOptions struct {
+	// MaxTLSTransports bounds the webhooks with config.tls whose transports
+	// are kept (0: DefaultMaxTLSTransports).
+	MaxTLSTransports int
+}
+
 // NewSender returns a Sender whose every connection passes guard.
 func NewSender(guard netguard.Guard, userAgent string) *Sender {
+	return NewSenderWith(guard, userAgent, SenderOptions{})
+}
+
+// NewSenderWith is NewSender with options.
+func NewSenderWith(guard netguard.Guard, userAgent string, o SenderOptions) *Sender {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the real target from the guard
@@ -74,14 +87,20 @@ func NewSender(guard netguard.Guard, userAgent string) *Sender {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &Sender{
-		tokens: newTokens(transport),
-		client: &http.Client{
-			Transport: transport,
-			// Redirects are never followed: the endpoint is what the client registered.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		shared:    newClients(transport, transport, ""),
+		tls:       newTLSClients(transport, o.MaxTLSTransports),
+		tokens:    newTokens(),
 		userAgent: userAgent,
 	}
+}
+
+// clientsFor returns the clients of t's webhook: the shared ones, or those
+// presenting its client certificate.
+func (s *Sender) clientsFor(t *Target) (clients, error) {
+	if t.tlsKey == "" {
+		return s.shared, nil
+	}
+	return s.tls.get(&t.Webhook, t.tlsKey)
 }
 
 // Message is one request to send to a webhook.
@@ -114,11 +133,13 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 	defer cancel()
 	out := Outcome{Started: time.Now()}
 	var resp *http.Response
-	var err error
-	if t.Webhook.Config.OAuth2 == nil {
-		resp, err = s.post(ctx, t, m, "")
-	} else {
-		resp, err = s.postWithToken(ctx, t, m)
+	cl, err := s.clientsFor(t)
+	switch {
+	case err != nil:
+	case t.Webhook.Config.OAuth2 == nil:
+		resp, err = s.post(ctx, cl.endpoint, t, m, "")
+	default:
+		resp, err = s.postWithToken(ctx, cl, t, m)
 	}
 	if err != nil {
 		out.Duration = time.Since(out.Started)
@@ -155,7 +176,7 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 }
 
 // post makes one request; bearer, when set, is the OAuth2 access token.
-func (s *Sender) post(ctx context.Context, t *Target, m Message, bearer string) (*http.Response, error) {
+func (s *Sender) post(ctx context.Context, client *http.Client, t *Target, m Message, bearer string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))
 	if err != nil {
 		return nil, &requestError{err}
@@ -165,28 +186,28 @@ func (s *Sender) post(ctx context.Context, t *Target, m Message, bearer string) 
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	return s.client.Do(req)
+	return client.Do(req)
 }
 
 // postWithToken makes the request with the webhook's OAuth2 token. A 401
 // earns one fresh token and one immediate retry, within the same attempt.
 // A token that cannot be had is a *tokenError.
-func (s *Sender) postWithToken(ctx context.Context, t *Target, m Message) (*http.Response, error) {
-	src, gen := s.tokens.source(&t.Webhook)
+func (s *Sender) postWithToken(ctx context.Context, cl clients, t *Target, m Message) (*http.Response, error) {
+	src, gen := s.tokens.source(&t.Webhook, cl)
 	tok, err := token(src)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.post(ctx, t, m, tok.AccessToken)
+	resp, err := s.post(ctx, cl.endpoint, t, m, tok.AccessToken)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if tok, err = token(s.tokens.renew(&t.Webhook, gen)); err != nil {
+	if tok, err = token(s.tokens.renew(&t.Webhook, cl, gen)); err != nil {
 		return nil, fmt.Errorf("after a 401: %w", err)
 	}
-	return s.post(ctx, t, m, tok.AccessToken)
+	return s.post(ctx, cl.endpoint, t, m, tok.AccessToken)
 }
 
 // niResponseCode reads response.status.code from an NI answer, if present.
@@ -243,6 +264,8 @@ func classify(err error) string {
 	switch {
 	case errors.As(err, &tokErr):
 		return ErrKindOAuth2Token
+	case errors.Is(err, errClientTLS):
+		return ErrKindTLS
 	case errors.As(err, &reqErr):
 		return ErrKindRequest
 	case errors.Is(err, netguard.ErrBlocked):
@@ -252,7 +275,7 @@ func classify(err error) string {
 	case errors.As(err, &dnsErr):
 		return ErrKindDNS
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
-		errors.As(err, &recordErr), errors.As(err, &alertErr):
+		errors.As(err, &recordErr), errors.As(err, &alertErr), isRemoteAlert(err):
 		return ErrKindTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ErrKindConnectionRefused
@@ -267,6 +290,15 @@ func classify(err error) string {
 	}
 }
 
+// isRemoteAlert reports a TLS alert from the server, such as its refusal of
+// a client certificate ("remote error: tls: unknown certificate
+// authority"): crypto/tls reports those as a net.OpError of op "remote
+// error" around an unexported alert type.
+func isRemoteAlert(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "remote error"
+}
+
 // Target is a webhook prepared for sending: its signer and authorization
 // header are computed once, not per attempt.
 type Target struct {
@@ -274,6 +306,7 @@ type Target struct {
 	signer        *signature.Signer
 	authorization string
 	signUntil     time.Time // when the previous secret stops signing (zero: never rebuild)
+	tlsKey        string    // names config.tls for the transport cache ("": none)
 }
 
 // NewTarget prepares w for sending at now.
@@ -283,7 +316,7 @@ func NewTarget(w store.Webhook, now time.Time) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s secret: %w", w.ID, err)
 	}
-	t := &Target{Webhook: w, signer: signer}
+	t := &Target{Webhook: w, signer: signer, tlsKey: tlsKey(w.Config.TLS)}
 	if len(secrets) > 1 {
 		t.signUntil = w.PreviousSecretUntil
 	}

@@ -114,12 +114,15 @@ var (
 	notificationsDesc = prometheus.NewDesc("herald_notifications", "Notifications by status (PENDING is the queue depth).", []string{"status"}, nil)
 	webhooksDesc      = prometheus.NewDesc("herald_webhooks", "Webhooks by state: active (circuit closed), failing (circuit open), disabled.", []string{"state"}, nil)
 	countsUpDesc      = prometheus.NewDesc("herald_store_up", "Whether the last count from the store succeeded.", nil, nil)
+	certsDesc         = prometheus.NewDesc("herald_client_certificates",
+		"Client certificates of webhooks (config.tls) that have expired, or expire within 30 days.", []string{"state"}, nil)
 )
 
 func (c *counts) Describe(ch chan<- *prometheus.Desc) {
 	ch <- notificationsDesc
 	ch <- webhooksDesc
 	ch <- countsUpDesc
+	ch <- certsDesc
 }
 
 func (c *counts) Collect(ch chan<- prometheus.Metric) {
@@ -143,4 +146,6 @@ func (c *counts) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range map[string]int{"active": c.last.WebhooksActive, "failing": c.last.WebhooksFailing, "disabled": c.last.WebhooksDisabled} {
 		ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(n), state)
 	}
+	ch <- prometheus.MustNewConstMetric(certsDesc, prometheus.GaugeValue, float64(c.last.CertificatesExpired), "expired")
+	ch <- prometheus.MustNewConstMetric(certsDesc, prometheus.GaugeValue, float64(c.last.CertificatesExpiring), "expiring")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/pkitest"
 )
 
 // scrape reads /metrics into name{labels} -> value.
@@ -90,4 +91,23 @@ func TestMetricsMove(t *testing.T) {
 	if after[`herald_webhooks{state="active"}`] != 2 {
 		t.Errorf("active webhooks = %v, want 2", after[`herald_webhooks{state="active"}`])
 	}
+}
+
+// herald_client_certificates counts the webhooks' client certificates that
+// expire within 30 days, read from what is registered.
+func TestClientCertificateMetric(t *testing.T) {
+	in := heraldtest.Start(t, heraldtest.Options{})
+	ca := pkitest.NewCA(t, "client CA")
+	for _, days := range []int{3, 20, 90} {
+		c := ca.Client(t, "herald", pkitest.Options{NotAfter: time.Now().Add(time.Duration(days) * 24 * time.Hour)})
+		r := in.Admin(t, "POST", "/webhooks", map[string]any{"endpoint": "https://127.0.0.1:1/hooks", "events": []string{"*"},
+			"config": map[string]any{"tls": map[string]any{"client_certificate": c.CertPEM, "client_key": c.KeyPEM}}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create webhook: %s", r.Body)
+		}
+	}
+	heraldtest.Eventually(t, 10*time.Second, "the certificates to be counted", func() bool {
+		got := scrape(t, in)
+		return got[`herald_client_certificates{state="expiring"}`] == 2 && got[`herald_client_certificates{state="expired"}`] == 0
+	})
 }

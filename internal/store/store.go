@@ -102,6 +102,9 @@ type Counts struct {
 	// Webhooks by state (deleted ones not counted): active with a closed
 	// circuit, active with an open circuit (failing), disabled.
 	WebhooksActive, WebhooksFailing, WebhooksDisabled int
+	// Client certificates of webhooks (deleted ones not counted), as of
+	// the count: expired, and expiring within CertificateWarning.
+	CertificatesExpired, CertificatesExpiring int
 }
 
 // WebhookVersion names a webhook as it was last modified, so a dispatcher
@@ -150,6 +153,10 @@ type WebhookConfig struct {
 	// Ordered delivers one notification at a time in publish order; a
 	// failing one holds back the rest until delivered or expired.
 	Ordered bool `json:"ordered,omitempty"`
+	// TLS is the client certificate presented on every connection of the
+	// webhook (deliveries, pings, token requests) and the roots its
+	// servers are verified with (nil: no client certificate, system roots).
+	TLS *TLSConfig `json:"tls,omitempty"`
 	// Signature is the signature scheme: SignatureEd25519, or "" for
 	// SignatureHMAC (the default, and every webhook stored before there was
 	// a choice).
@@ -168,6 +175,26 @@ func (c *WebhookConfig) SignatureScheme() string {
 	}
 	return c.Signature
 }
+
+// TLSConfig is a webhook's mutual TLS: PEM texts as registered, checked by
+// the API (parseable, the key matches the certificate, not expired).
+type TLSConfig struct {
+	// ClientCertificate is the client certificate, then any intermediates.
+	ClientCertificate string `json:"client_certificate"`
+	ClientKey         string `json:"client_key"`
+	// CACertificates, when set, are the only roots the webhook's servers
+	// are verified with (a private PKI) instead of the system roots.
+	CACertificates string `json:"ca_certificates,omitempty"`
+	// ServerName is the name the endpoint's certificate is verified for
+	// and sent as SNI, when it is not the endpoint's host.
+	ServerName string `json:"server_name,omitempty"`
+	// ClientCertificateExpires is the client certificate's NotAfter.
+	ClientCertificateExpires time.Time `json:"client_certificate_expires"`
+}
+
+// CertificateWarning is how long before it expires a client certificate
+// counts as expiring (the metric, the dashboard).
+const CertificateWarning = 30 * 24 * time.Hour
 
 // Header is one custom header sent with every delivery.
 type Header struct {

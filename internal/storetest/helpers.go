@@ -24,6 +24,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/source"
 	"github.com/heraldhq/herald/internal/store"
@@ -35,6 +36,7 @@ type Store interface {
 	api.Store
 	delivery.Queue
 	source.Store
+	metrics.Source
 	Close() error
 }
 

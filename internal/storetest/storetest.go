@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"WebhookLimit", testWebhookLimit},
 		{"DeleteWebhook", testDeleteWebhook},
 		{"DeleteWebhookTwice", testDeleteWebhookTwice},
+		{"ClientCertificateCounts", testClientCertificateCounts},
 		{"PublishFanOut", testPublishFanOut},
 		{"PublishBatch", testPublishBatch},
 		{"PublishAtomic", testPublishAtomic},

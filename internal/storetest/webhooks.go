@@ -21,6 +21,8 @@ func fullWebhook(tenantID string) store.Webhook {
 		MaxRetries: &retries, RetryIntervalSeconds: &interval,
 		OAuth2:    &store.OAuth2Config{TokenURL: "https://auth.example/token", ClientID: "cid", ClientSecret: "cs", Scope: "hooks"},
 		Signature: store.SignatureEd25519,
+		TLS: &store.TLSConfig{ClientCertificate: "-----BEGIN CERTIFICATE-----\n...", ClientKey: "-----BEGIN PRIVATE KEY-----\n...",
+			CACertificates: "-----BEGIN CERTIFICATE-----\n...", ServerName: "hooks.bank.example", ClientCertificateExpires: T0.Add(90 * 24 * time.Hour)},
 	}
 	// An Ed25519 secret key just after a change of scheme from HMAC.
 	w.Secret = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="

@@ -72,6 +72,11 @@ type webhookConfig struct {
 	RateLimitPerSecond *float64 `json:"rate_limit_per_second"`
 	Ordered            bool     `json:"ordered"`
 	Signature          string   `json:"signature"`
+	// TLS is read for what the dashboard shows (the key is masked anyway).
+	TLS *struct {
+		ServerName               *string `json:"server_name"`
+		ClientCertificateExpires string  `json:"client_certificate_expires"`
+	} `json:"tls"`
 }
 
 // header is a custom header; only its name is read (the value is a secret).

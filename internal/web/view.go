@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // view is what every page template gets.
@@ -256,14 +258,19 @@ func lastAttempt(atts []attempt) *attempt {
 }
 
 var funcs = template.FuncMap{
-	"last":    lastAttempt,
-	"status":  statusLabel,
-	"time":    fmtTime,
-	"json":    prettyJSON,
-	"ms":      ms,
-	"query":   query,
-	"join":    strings.Join,
-	"ago":     ago,
+	"last":   lastAttempt,
+	"status": statusLabel,
+	"time":   fmtTime,
+	"json":   prettyJSON,
+	"ms":     ms,
+	"query":  query,
+	"join":   strings.Join,
+	"ago":    ago,
+	// expiring: a client certificate expiring within store.CertificateWarning.
+	"expiring": func(now time.Time, s string) bool {
+		t := parseAPITime(s)
+		return !t.IsZero() && t.Sub(now) < store.CertificateWarning
+	},
 	"excerpt": func(s string) string { return truncate(s, 300) },
 	"deref": func(p *int) string {
 		if p == nil {

@@ -36,9 +36,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerTenant
 			}
 		}
 		// A new webhook has nothing pending: nothing to wake for.
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`, wake_at, client_cert_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.TenantID, w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Created), ms(w.Modified),
-			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure), enc.filter, neverWake)
+			w.Health.ConsecutiveFailures, ms(w.Health.FailingSince), ms(w.Health.CircuitOpenUntil), ms(w.Health.LastSuccess), ms(w.Health.LastFailure), enc.filter, neverWake,
+			ms(certExpires(w)))
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
@@ -104,9 +105,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, change f
 		h := w.Health
 		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET endpoint = ?, events = ?, status = ?, config = ?, secret = ?,
 			previous_secret = ?, previous_secret_until = ?, modified_at = ?, consecutive_failures = ?, failing_since = ?,
-			circuit_open_until = ?, content_filter = ?, wake_at = 0 WHERE id = ? AND tenant_id = ?`,
+			circuit_open_until = ?, content_filter = ?, wake_at = 0, client_cert_expires_at = ? WHERE id = ? AND tenant_id = ?`,
 			w.Endpoint, enc.events, w.Status, enc.config, enc.secret, enc.previous, ms(w.PreviousSecretUntil), ms(w.Modified),
-			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), enc.filter, id, tenantID)
+			h.ConsecutiveFailures, ms(h.FailingSince), ms(h.CircuitOpenUntil), enc.filter, ms(certExpires(w)), id, tenantID)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
 		}
@@ -138,6 +139,14 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time
 		return nil
 	})
 	return cancelled, err
+}
+
+// certExpires is when w's client certificate expires (zero: it has none).
+func certExpires(w store.Webhook) time.Time {
+	if w.Config.TLS == nil {
+		return time.Time{}
+	}
+	return w.Config.TLS.ClientCertificateExpires
 }
 
 // encodedWebhook is a webhook's columns as stored: its config (which holds
