@@ -29,18 +29,19 @@ func newBank(t *testing.T) *bank {
 	t.Helper()
 	b := &bank{serverCA: pkitest.NewCA(t, "bank server CA"), clientCA: pkitest.NewCA(t, "bank client CA")}
 	b.seen.Store("")
-	b.srv = b.endpoint(t)
+	b.srv = b.endpoint(t, "127.0.0.1")
 	return b
 }
 
-// endpoint starts another endpoint of the same PKI.
-func (b *bank) endpoint(t *testing.T) *pkitest.Server {
+// endpoint starts another endpoint of the same PKI, on 127.0.0.1 with a
+// certificate for hosts.
+func (b *bank) endpoint(t *testing.T, hosts ...string) *pkitest.Server {
 	t.Helper()
 	return pkitest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.seen.Store(r.TLS.PeerCertificates[0].Subject.CommonName)
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
-	}), b.serverCA.Server(t, "127.0.0.1"), b.clientCA)
+	}), b.serverCA.Server(t, hosts...), b.clientCA)
 }
 
 func (b *bank) tls(client pkitest.Issued) map[string]any {
@@ -131,7 +132,7 @@ func TestMutualTLSWebhook(t *testing.T) {
 
 		// The stored key is not presented to another origin unless sent
 		// again.
-		other := b.endpoint(t)
+		other := b.endpoint(t, "127.0.0.1")
 		masked := b.tls(client)
 		masked["client_key"] = "********"
 		wantError(t, in.Admin(t, "PUT", hook, map[string]any{"endpoint": other.URL}), http.StatusBadRequest, "invalid_request", "config.tls.client_key")

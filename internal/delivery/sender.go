@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/store"
@@ -50,6 +52,8 @@ const (
 	ErrKindHTTPStatus        = "http_status"
 	ErrKindNIResponse        = "ni_response"
 	ErrKindRequest           = "request"
+	// ErrKindProxy: the egress proxy was unreachable or refused the tunnel.
+	ErrKindProxy = "proxy"
 )
 
 // Sender makes HTTP requests to webhook endpoints. One Sender is shared by
@@ -66,6 +70,11 @@ type SenderOptions struct {
 	// MaxTLSTransports bounds the webhooks with config.tls whose transports
 	// are kept (0: DefaultMaxTLSTransports).
 	MaxTLSTransports int
+	// Proxy, when set, is the HTTP CONNECT proxy every connection goes
+	// through (see egress.ParseProxyURL); the guard still checks targets.
+	Proxy *url.URL
+	// Resolver resolves targets for the proxy (nil: the default).
+	Resolver netguard.Resolver
 }
 
 // NewSender returns a Sender whose every connection passes guard.
@@ -75,9 +84,11 @@ func NewSender(guard netguard.Guard, userAgent string) *Sender {
 
 // NewSenderWith is NewSender with options.
 func NewSenderWith(guard netguard.Guard, userAgent string, o SenderOptions) *Sender {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
+	dialer := egress.New(guard, o.Proxy, o.Resolver)
 	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would hide the real target from the guard
+		// Not the transport's proxy support: it would hide the target from
+		// the guard. The dialer tunnels through the proxy after the guard.
+		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
@@ -261,6 +272,7 @@ func classify(err error) string {
 	var alertErr tls.AlertError
 	var tokErr *tokenError
 	var reqErr *requestError
+	var proxyErr *egress.ProxyError
 	switch {
 	case errors.As(err, &tokErr):
 		return ErrKindOAuth2Token
@@ -270,6 +282,8 @@ func classify(err error) string {
 		return ErrKindRequest
 	case errors.Is(err, netguard.ErrBlocked):
 		return ErrKindBlocked
+	case errors.As(err, &proxyErr): // the proxy's own failures, its timeouts included
+		return ErrKindProxy
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return ErrKindTimeout
 	case errors.As(err, &dnsErr):

@@ -53,6 +53,8 @@ type Options struct {
 	PublicURL string
 	// Retention is --retention (0: keep everything).
 	Retention time.Duration
+	// ProxyURL is --proxy-url.
+	ProxyURL string
 }
 
 // Start runs Herald for the duration of the test.
@@ -72,7 +74,8 @@ func Start(t testing.TB, o Options) *Instance {
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
 		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, Retention: o.Retention,
-		Version: "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		ProxyURL: o.ProxyURL,
+		Version:  "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatalf("start herald: %v", err)

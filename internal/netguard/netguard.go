@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 )
 
@@ -76,6 +77,11 @@ func (g Guard) Control(network, address string, _ syscall.RawConn) error {
 	return g.CheckAddr(ap.Addr())
 }
 
+// Resolver resolves names (a *net.Resolver; nil is the default one).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
 // CheckHost resolves host and refuses it if any of its addresses is not
 // allowed. A literal IP address is checked without resolving; localhost
 // names are refused without asking a resolver what they mean. host should
@@ -84,20 +90,34 @@ func (g Guard) CheckHost(ctx context.Context, r *net.Resolver, host string) erro
 	if g.AllowPrivate {
 		return nil
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return g.CheckAddr(a)
+	_, err := g.Addrs(ctx, r, host)
+	return err
+}
+
+// Addrs resolves host (a literal address stands for itself) and returns
+// its addresses, refusing it (ErrBlocked) if any of them is not allowed,
+// and a localhost name without resolving it. It is for a connection made
+// through a proxy, which would resolve the name itself: the caller
+// connects the proxy to one of these checked addresses instead.
+func (g Guard) Addrs(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
+		if err := g.CheckAddr(a); err != nil {
+			return nil, err
+		}
+		return []netip.Addr{a.Unmap()}, nil
 	}
-	if isLocalName(host) {
-		return fmt.Errorf("%s names the local host: %w", host, ErrBlocked)
+	if !g.AllowPrivate && isLocalName(host) {
+		return nil, fmt.Errorf("%s names the local host: %w", host, ErrBlocked)
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", host, err)
+		return nil, fmt.Errorf("resolve %s: %w", host, err)
 	}
-	for _, a := range addrs {
+	for i, a := range addrs {
 		if err := g.CheckAddr(a); err != nil {
-			return fmt.Errorf("%s resolves to %w", host, err)
+			return nil, fmt.Errorf("%s resolves to %w", host, err)
 		}
+		addrs[i] = a.Unmap()
 	}
-	return nil
+	return addrs, nil
 }

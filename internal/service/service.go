@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/policy"
@@ -69,8 +70,11 @@ type Config struct {
 	// front of it changes it (empty: unknown). An https one makes the
 	// dashboard's cookies Secure even though Herald itself serves HTTP.
 	PublicURL string
-	Version   string
-	Logger    *slog.Logger
+	// ProxyURL is the HTTP CONNECT proxy deliveries, pings and token
+	// requests go through (empty: none); see egress.ParseProxyURL.
+	ProxyURL string
+	Version  string
+	Logger   *slog.Logger
 	// Out receives the one-time admin key notice (stdout for the CLI).
 	Out io.Writer
 }
@@ -115,6 +119,10 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxy, err := egress.ParseProxyURL(cfg.ProxyURL)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy-url (HERALD_PROXY_URL) %w", err)
+	}
 	// The address first: a server that cannot start creates no data
 	// directory and registers (and prints) no admin key.
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -141,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
-	sender := delivery.NewSender(guard, "Herald/"+cfg.Version)
+	sender := delivery.NewSenderWith(guard, "Herald/"+cfg.Version, delivery.SenderOptions{Proxy: proxy})
 	obs := metrics.New(st, 2*time.Second)
 	tr := cfg.Tracing
 	if tr == nil {
@@ -222,7 +230,11 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}()
 	go func() { s.served <- s.http.Serve(ln) }()
-	cfg.Logger.Info("herald serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version)
+	serving := []any{"addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version}
+	if proxy != nil {
+		serving = append(serving, "proxy", proxy.Host) // never its credentials
+	}
+	cfg.Logger.Info("herald serving", serving...)
 	return s, nil
 }
 
