@@ -306,22 +306,6 @@ func (c *client) tenants(ctx context.Context) ([]tenant, error) {
 	return out.Data, err
 }
 
-func (c *client) eventTypes(ctx context.Context) ([]string, error) {
-	var out struct {
-		Data []struct {
-			Name string `json:"name"`
-		} `json:"data"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/event-types", nil, &out); err != nil {
-		return nil, err
-	}
-	names := make([]string, len(out.Data))
-	for i, t := range out.Data {
-		names[i] = t.Name
-	}
-	return names, nil
-}
-
 // parseAPITime reads a time the API wrote (RFC 3339, UTC); zero if empty.
 func parseAPITime(s string) time.Time {
 	if s == "" {
@@ -332,4 +316,84 @@ func parseAPITime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// eventType is a catalogue event as the dashboard offers it: for the
+// webhook form and test events.
+type eventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Sample      json.RawMessage `json:"sample"`
+	Variants    []struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Sample      json.RawMessage `json:"sample"`
+	} `json:"variants"`
+}
+
+func (c *client) catalogue(ctx context.Context) ([]eventType, error) {
+	var out struct {
+		Data []eventType `json:"data"`
+	}
+	err := c.do(ctx, http.MethodGet, "/event-types", nil, &out)
+	return out.Data, err
+}
+
+// rawWebhook is a webhook answer decoded as JSON (numbers as json.Number),
+// for the form, which reads members by their path.
+type rawWebhook map[string]any
+
+func (w *rawWebhook) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	*w = m
+	return nil
+}
+
+func (c *client) rawWebhook(ctx context.Context, id string) (rawWebhook, error) {
+	var out rawWebhook
+	err := c.do(ctx, http.MethodGet, "/webhooks/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// created is the answer to a webhook created or changed: its id, and the
+// signing secret or public key shown this once (when there is one).
+type created struct {
+	ID        string  `json:"id"`
+	Endpoint  string  `json:"endpoint"`
+	Secret    string  `json:"secret"`
+	PublicKey *string `json:"public_key"`
+}
+
+func (c *client) createWebhook(ctx context.Context, body map[string]any) (created, error) {
+	var out created
+	err := c.do(ctx, http.MethodPost, "/webhooks", body, &out)
+	return out, err
+}
+
+func (c *client) updateWebhook(ctx context.Context, id string, body map[string]any) (created, error) {
+	var out created
+	err := c.do(ctx, http.MethodPut, "/webhooks/"+url.PathEscape(id), body, &out)
+	return out, err
+}
+
+func (c *client) deleteWebhook(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/webhooks/"+url.PathEscape(id), nil, nil)
+}
+
+// rotated answers a key rotation.
+type rotated struct {
+	Secret                  string `json:"secret"`
+	PublicKey               string `json:"public_key"`
+	PreviousSecretExpiresAt string `json:"previous_secret_expires_at"`
+}
+
+func (c *client) rotate(ctx context.Context, id string) (rotated, error) {
+	var out rotated
+	err := c.do(ctx, http.MethodPost, "/webhooks/"+url.PathEscape(id)+"/secret:rotate", nil, &out)
+	return out, err
 }

@@ -147,18 +147,16 @@ func (h *handler) notificationList(w http.ResponseWriter, r *http.Request, rq *r
 	h.render(w, r, rq, status, "notifications", view{Title: "Notifications", Nav: "notifications", Data: d})
 }
 
-// eventNames reads the event catalogue's names once.
+// eventNames are the event catalogue's names.
 func (h *handler) eventNames(r *http.Request, rq *request) ([]string, error) {
-	h.eventsMu.Lock()
-	defer h.eventsMu.Unlock()
-	if h.events != nil {
-		return h.events, nil
-	}
-	names, err := rq.api.eventTypes(r.Context())
+	types, err := h.eventCatalogue(r, rq)
 	if err != nil {
 		return nil, err
 	}
-	h.events = names
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = t.Name
+	}
 	return names, nil
 }
 

@@ -84,8 +84,8 @@ type handler struct {
 	mux      *http.ServeMux
 	origin   *http.CrossOriginProtection
 
-	eventsMu sync.Mutex
-	events   []string // the event catalogue's names, read once
+	eventsMu  sync.Mutex
+	catalogue []eventType // the event catalogue, read once
 }
 
 // maxForm bounds a dashboard form body.
@@ -134,7 +134,14 @@ func newHandler(cfg Config) *handler {
 	m.HandleFunc("POST "+p+"/signout", h.signedIn(h.signout))
 	m.HandleFunc("POST "+p+"/tenant", h.signedIn(h.switchTenant))
 	m.HandleFunc("GET "+p+"/webhooks", h.signedIn(h.webhookList))
+	m.HandleFunc("GET "+p+"/webhooks/new", h.signedIn(h.newWebhookForm))
+	m.HandleFunc("POST "+p+"/webhooks", h.signedIn(h.saveWebhook))
 	m.HandleFunc("GET "+p+"/webhooks/{id}", h.signedIn(h.webhookPage))
+	m.HandleFunc("GET "+p+"/webhooks/{id}/edit", h.signedIn(h.editWebhookForm))
+	m.HandleFunc("POST "+p+"/webhooks/{id}/edit", h.signedIn(h.saveWebhook))
+	m.HandleFunc("POST "+p+"/webhooks/{id}/rotate", h.signedIn(h.rotateAction))
+	m.HandleFunc("GET "+p+"/webhooks/{id}/delete", h.signedIn(h.deleteForm))
+	m.HandleFunc("POST "+p+"/webhooks/{id}/delete", h.signedIn(h.deleteAction))
 	m.HandleFunc("POST "+p+"/webhooks/{id}/ping", h.signedIn(h.pingAction))
 	m.HandleFunc("POST "+p+"/webhooks/{id}/status", h.signedIn(h.statusAction))
 	m.HandleFunc("POST "+p+"/webhooks/{id}/sendexpired", h.signedIn(h.sendExpiredAction))
