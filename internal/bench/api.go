@@ -214,6 +214,45 @@ func (c *apiClient) publishBatch(ctx context.Context, body []byte) error {
 	return c.do(ctx, http.MethodPost, "/events:batch", body, http.StatusAccepted, nil)
 }
 
+// batchAnswer is the answer of POST /events:batch: each event's id and
+// the count of its notifications.
+type batchAnswer struct {
+	Events []struct {
+		EventID string `json:"event_id"`
+		// Notifications are only counted.
+		Notifications []struct{} `json:"notifications"`
+	} `json:"events"`
+}
+
+// notifications is the count of notifications the answer lists.
+func (a batchAnswer) notifications() int {
+	n := 0
+	for _, e := range a.Events {
+		n += len(e.Notifications)
+	}
+	return n
+}
+
+// publishBatchAnswer sends a {"events": [...]} body to POST /events:batch
+// and returns its event ids and notification counts.
+func (c *apiClient) publishBatchAnswer(ctx context.Context, body []byte) (batchAnswer, error) {
+	var out batchAnswer
+	err := c.do(ctx, http.MethodPost, "/events:batch", body, http.StatusAccepted, &out)
+	return out, err
+}
+
+// eventNotifications is the count of notifications GET /events/{id}
+// lists: those written so far.
+func (c *apiClient) eventNotifications(ctx context.Context, id string) (int, error) {
+	var out struct {
+		Notifications []struct{} `json:"notifications"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/events/"+id, nil, http.StatusOK, &out); err != nil {
+		return 0, fmt.Errorf("read event %s: %w", id, err)
+	}
+	return len(out.Notifications), nil
+}
+
 // hasPending reports whether the webhook has a PENDING notification.
 func (c *apiClient) hasPending(ctx context.Context, webhookID string) (bool, error) {
 	body, err := json.Marshal(map[string]any{"webhook_id": webhookID, "status": "PENDING", "limit": 1})

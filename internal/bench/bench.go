@@ -3,9 +3,10 @@
 // receiver as a separate process, and measures the ceiling (the raw rate of
 // POSTs straight to the receiver), end-to-end throughput with batches and
 // with one event per request, single-event publishing and its CPU cost,
-// latency at a steady rate, isolation from failing endpoints, a large
-// backlog's memory and drain rate, batch ingest, and throughput and idle
-// CPU among 10,000 registered webhooks, each beside its target. The loads
+// latency at a steady rate, isolation from failing endpoints, another
+// tenant's publish latency while a batch at the fan-out bound commits, a
+// large backlog's memory and drain rate, batch ingest, and throughput and
+// idle CPU among 10,000 registered webhooks, each beside its target. The loads
 // of one event per request come from a load generator process of their
 // own, so that the bench process's rusage measures Herald alone.
 package bench
@@ -37,6 +38,7 @@ const (
 	ScenarioPublish          = "publish"
 	ScenarioLatency          = "latency"
 	ScenarioIsolation        = "isolation"
+	ScenarioFanout           = "fanout"
 	ScenarioBacklog          = "backlog"
 	ScenarioIngest           = "ingest"
 	ScenarioScale            = "scale"
@@ -44,9 +46,14 @@ const (
 
 // Scenarios lists every scenario in running order. Scale comes last: its
 // 10,000 webhooks and their failed notifications would weigh on the
-// others' database.
+// others' database. Fanout stops waiting once its 100,000 notifications
+// are written, most of them still PENDING: the cleanup that follows every
+// scenario deletes its webhooks, which cancels them, so backlog and scale
+// find no queued work of it (their figures are the drain of their own
+// queues), and its rows left behind are a twentieth of the 2,000,000
+// notifications throughput leaves by default.
 var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioThroughputSingle, ScenarioPublish,
-	ScenarioLatency, ScenarioIsolation, ScenarioBacklog, ScenarioIngest, ScenarioScale}
+	ScenarioLatency, ScenarioIsolation, ScenarioFanout, ScenarioBacklog, ScenarioIngest, ScenarioScale}
 
 // Backends a Herald under test may run on.
 const (
@@ -61,6 +68,8 @@ const (
 	defaultMaxInFlight = 16
 	// maxCeilingRequests bounds the ceiling scenario's requests.
 	maxCeilingRequests = 200000
+	// maxBatchEvents is the most events of one POST /events:batch.
+	maxBatchEvents = 1000
 )
 
 // Config is what a bench run measures and against what.
@@ -87,6 +96,11 @@ type Config struct {
 	Backlog int
 	// Publishers is the number of concurrent batch publishers (default 4).
 	Publishers int
+	// FanoutWebhooks and FanoutEvents are the fanout scenario's webhooks and
+	// the events of its one batch (default 100 and 1,000: 100,000
+	// notifications, the default --max-fanout).
+	FanoutWebhooks int
+	FanoutEvents   int
 
 	// Target is the URL of a running Herald to benchmark (empty: start one
 	// in-process); APIKey is an admin key of it.
@@ -140,6 +154,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Backlog, 1000000)
 	def(&c.Publishers, 4)
 	def(&c.ScaleWebhooks, 10000)
+	def(&c.FanoutWebhooks, 100)
+	def(&c.FanoutEvents, maxBatchEvents)
 	if c.IdleWindow == 0 {
 		c.IdleWindow = 10 * time.Second
 	}
@@ -164,6 +180,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("--events, --webhooks, --backlog and publishers must be at least 1")
 	case c.Rate <= 0 || c.Duration <= 0 || c.IdleWindow < 0:
 		return c, errors.New("--rate and --duration must be positive")
+	case c.FanoutWebhooks < 1 || c.FanoutEvents < 1 || c.FanoutEvents > maxBatchEvents:
+		return c, fmt.Errorf("fanout: want at least 1 webhook and 1 to %d events (one POST /events:batch)", maxBatchEvents)
 	case c.ScaleWebhooks < c.Webhooks+3:
 		return c, fmt.Errorf("--scale-webhooks %d: want at least --webhooks + 3 (%d): the busy webhooks and one idle, one failing and one disabled", c.ScaleWebhooks, c.Webhooks+3)
 	case c.Target != "" && c.DatabaseURL != "":
@@ -376,6 +394,8 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runLatency(sctx, &res)
 	case ScenarioIsolation:
 		err = b.runIsolation(sctx, &res)
+	case ScenarioFanout:
+		err = b.runFanout(sctx, &res)
 	case ScenarioBacklog:
 		err = b.runBacklog(sctx, &res)
 	case ScenarioIngest:

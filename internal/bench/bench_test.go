@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,9 @@ func testConfig(t *testing.T) Config {
 	return Config{
 		Events: 1000, Webhooks: 2, Rate: 200, Duration: 500 * time.Millisecond, Backlog: 4000,
 		ScaleWebhooks: 32, IdleWindow: 300 * time.Millisecond,
+		// 6,000 notifications: more than sqlstore.DefaultDeferral.Above, so
+		// the batch's fan-out is deferred as one at the bound would be.
+		FanoutWebhooks: 10, FanoutEvents: 600,
 		ReceiverCommand: []string{exe}, ReceiverEnv: []string{receiverEnv + "=1"},
 		LoadGenCommand: []string{exe}, LoadGenEnv: []string{loadGenEnv + "=1"},
 		Progress: &progress, StallTimeout: 30 * time.Second, ScenarioTimeout: 2 * time.Minute,
@@ -83,9 +87,11 @@ func TestSmokeEveryScenario(t *testing.T) {
 		ScenarioLatency: {"latency p50 from request", "latency p90 from request", "latency p99 from request",
 			"latency max from request", "latency p50 from ack", "latency p99 from ack"},
 		ScenarioIsolation: {"isolation healthy p50", "isolation healthy p99", "isolation p99 ratio"},
-		ScenarioBacklog:   {"backlog peak RSS", "backlog drain"},
-		ScenarioIngest:    {"ingest"},
-		ScenarioScale:     {"scale throughput", "scale vs throughput", "scale idle CPU"},
+		ScenarioFanout: {"fanout other-tenant publish p50", "fanout other-tenant publish p99",
+			"fanout batch answer", "fanout notifications written"},
+		ScenarioBacklog: {"backlog peak RSS", "backlog drain"},
+		ScenarioIngest:  {"ingest"},
+		ScenarioScale:   {"scale throughput", "scale vs throughput", "scale idle CPU"},
 	}
 	if len(report.Scenarios) != len(Scenarios) {
 		t.Fatalf("got %d scenarios, want %d", len(report.Scenarios), len(Scenarios))
@@ -127,15 +133,18 @@ func TestSmokeEveryScenario(t *testing.T) {
 		"throughput": ">= 45% of ceiling", "throughput-single": ">= 40% of ceiling", "publish": ">= 35% of ceiling",
 		"publish CPU": "<= 60 µs", "latency p50 from request": "< 2 ms", "latency p99 from request": "< 10 ms",
 		"latency p99 from ack": "", "backlog drain": ">= 40% of ceiling", "ingest": ">= 40000 events/s",
-		"scale vs throughput": ">= 80%", "scale idle CPU": "< 5%",
+		"scale vs throughput": ">= 80%", "scale idle CPU": "< 5%", "fanout other-tenant publish p99": "< 100 ms",
+		"fanout batch answer": "",
 	})
 	for _, s := range report.Scenarios {
-		if s.Name != ScenarioScale {
-			continue
-		}
 		d := s.Details
-		if d["idle"] != 10 || d["failing"] != 10 || d["disabled"] != 10 || d["tenants"] != 11 {
-			t.Errorf("scale registered idle/failing/disabled/tenants = %v/%v/%v/%v, want 10/10/10/11", d["idle"], d["failing"], d["disabled"], d["tenants"])
+		switch s.Name {
+		case ScenarioScale:
+			if d["idle"] != 10 || d["failing"] != 10 || d["disabled"] != 10 || d["tenants"] != 11 {
+				t.Errorf("scale registered idle/failing/disabled/tenants = %v/%v/%v/%v, want 10/10/10/11", d["idle"], d["failing"], d["disabled"], d["tenants"])
+			}
+		case ScenarioFanout:
+			checkFanout(t, s)
 		}
 	}
 
@@ -259,6 +268,23 @@ func TestReceiverRoutes(t *testing.T) {
 	}
 }
 
+func TestProbeIndexes(t *testing.T) {
+	for _, c := range []struct {
+		n, k int
+		want []int
+	}{
+		{n: 1000, k: 4, want: []int{249, 499, 749, 999}},
+		{n: 600, k: 20, want: []int{29, 59, 89, 119, 149, 179, 209, 239, 269, 299, 329, 359, 389, 419, 449, 479, 509, 539, 569, 599}},
+		{n: 3, k: 20, want: []int{0, 1, 2}},
+		{n: 1, k: 20, want: []int{0}},
+		{n: 7, k: 3, want: []int{1, 3, 6}},
+	} {
+		if got := probeIndexes(c.n, c.k); !slices.Equal(got, c.want) {
+			t.Errorf("probeIndexes(%d, %d) = %v, want %v", c.n, c.k, got, c.want)
+		}
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	var lats []time.Duration
 	for i := 100; i >= 1; i-- {
@@ -280,6 +306,8 @@ func TestConfigChecks(t *testing.T) {
 		{Target: "http://127.0.0.1:1", APIKey: "k", DatabaseURL: "postgres://", ReceiverCommand: []string{"x"}},
 		{Backend: "mysql", ReceiverCommand: []string{"x"}},
 		{Rate: -1, ReceiverCommand: []string{"x"}},
+		{FanoutEvents: 1001, ReceiverCommand: []string{"x"}},
+		{FanoutWebhooks: -1, ReceiverCommand: []string{"x"}},
 	} {
 		if _, err := c.withDefaults(); err == nil {
 			t.Errorf("%+v accepted", c)
@@ -324,7 +352,7 @@ func TestPostgresScenarios(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.DatabaseURL = pgtest.Database(t)
-	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioLatency, ScenarioBacklog}
+	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioLatency, ScenarioFanout, ScenarioBacklog}
 	cfg.Events, cfg.Backlog, cfg.Duration = 200, 1000, 500*time.Millisecond
 	report, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -336,6 +364,9 @@ func TestPostgresScenarios(t *testing.T) {
 	for _, s := range report.Scenarios {
 		if s.Error != "" {
 			t.Fatalf("%s failed: %s", s.Name, s.Error)
+		}
+		if s.Name == ScenarioFanout {
+			checkFanout(t, s)
 		}
 		if s.Name != ScenarioThroughputSingle && s.Name != ScenarioBacklog {
 			continue
@@ -356,5 +387,27 @@ func TestPostgresScenarios(t *testing.T) {
 	checkTargets(t, report, map[string]string{
 		"throughput-single": "", "latency p50 from request": "", "latency p99 from request": "< 50 ms",
 		"backlog drain": ">= 10000 notifications/s", "postgres CPU per notification": "<= 60 µs",
+		"fanout other-tenant publish p99": "< 100 ms",
 	})
+}
+
+// checkFanout asserts what the fanout scenario of testConfig counted: its
+// 6,000 notifications, the other tenant's publishes while they were
+// written, and the writing finished after the batch's answer.
+func checkFanout(t *testing.T, s ScenarioResult) {
+	t.Helper()
+	d := s.Details
+	if d["notifications"] != int64(6000) || d["webhooks"] != 10 || d["events"] != 600 {
+		t.Errorf("fanout notifications/webhooks/events = %v/%v/%v, want 6000/10/600", d["notifications"], d["webhooks"], d["events"])
+	}
+	if n, _ := d["other_publishes"].(int); n < 1 {
+		t.Errorf("fanout other_publishes = %v, want some", d["other_publishes"])
+	}
+	figures := map[string]float64{}
+	for _, f := range s.Figures {
+		figures[f.Name] = f.Value
+	}
+	if a, w := figures["fanout batch answer"], figures["fanout notifications written"]; a <= 0 || w < a {
+		t.Errorf("fanout answered after %v ms, written after %v ms", a, w)
+	}
 }

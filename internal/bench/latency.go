@@ -20,26 +20,61 @@ type pacedRun struct {
 	// acks maps the notification ids of the measured webhooks to when their
 	// publish was sent and acknowledged.
 	acks map[string]pubTimes
-	// publishLatency is each POST /events round trip.
-	publishLatency []time.Duration
+	// publishes are when each POST /events was sent and answered.
+	publishes []pubTimes
+}
+
+// roundTrips are the POST /events round trips of the publishes keep
+// accepts (nil: all of them).
+func (r *pacedRun) roundTrips(keep func(pubTimes) bool) []time.Duration {
+	out := make([]time.Duration, 0, len(r.publishes))
+	for _, p := range r.publishes {
+		if keep == nil || keep(p) {
+			out = append(out, time.Duration(p.acked-p.sent))
+		}
+	}
+	return out
 }
 
 // pubTimes are when a POST /events was sent and when its answer arrived
 // (Unix nanoseconds).
 type pubTimes struct{ sent, acked int64 }
 
+// pacedLoad is a paced publishing run: one event per POST /events through
+// api (acting on its tenant) at rate per second, count of them, or with
+// count 0 until until is closed.
+type pacedLoad struct {
+	api   *apiClient
+	rate  float64
+	count int
+	until <-chan struct{}
+	// measured are the webhooks whose notifications are recorded with
+	// their publish's times.
+	measured map[string]bool
+}
+
 // publishPaced publishes one event at a time with POST /events, count of
-// them at rate per second, from a pool of workers. Notifications to the
-// measured webhooks are recorded with the acknowledgement time.
+// them at rate per second through the bench's tenant, from a pool of
+// workers. Notifications to the measured webhooks are recorded with the
+// acknowledgement time.
 func (b *bench) publishPaced(ctx context.Context, name string, rate float64, count int, measured map[string]bool) (*pacedRun, error) {
+	return b.publishLoadPaced(ctx, name, pacedLoad{api: b.api, rate: rate, count: count, measured: measured})
+}
+
+// publishLoadPaced runs l from a pool of workers.
+func (b *bench) publishLoadPaced(ctx context.Context, name string, l pacedLoad) (*pacedRun, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	run := &pacedRun{acks: make(map[string]pubTimes, count*len(measured))}
+	run := &pacedRun{acks: make(map[string]pubTimes, l.count*len(l.measured))}
 	var mu sync.Mutex
 	var published atomic.Int64
 	jobs := make(chan struct{})
+	workers := pacedWorkers
+	if l.count > 0 {
+		workers = min(workers, l.count)
+	}
 	var wg sync.WaitGroup
-	for range min(pacedWorkers, count) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -48,19 +83,19 @@ func (b *bench) publishPaced(ctx context.Context, name string, rate float64, cou
 				t  pubTimes
 			}
 			var acks []ack
-			var lats []time.Duration
+			var pubs []pubTimes
 			for range jobs {
 				start := time.Now()
-				p, err := b.api.publish(ctx, b.sample)
+				p, err := l.api.publish(ctx, b.sample)
 				if err != nil {
 					cancel(fmt.Errorf("publish: %w", err))
 					break
 				}
-				now := time.Now()
-				lats = append(lats, now.Sub(start))
+				t := pubTimes{start.UnixNano(), time.Now().UnixNano()}
+				pubs = append(pubs, t)
 				for _, n := range p.Notifications {
-					if measured[n.WebhookID] {
-						acks = append(acks, ack{n.ID, pubTimes{start.UnixNano(), now.UnixNano()}})
+					if l.measured[n.WebhookID] {
+						acks = append(acks, ack{n.ID, t})
 					}
 				}
 				published.Add(1)
@@ -69,22 +104,28 @@ func (b *bench) publishPaced(ctx context.Context, name string, rate float64, cou
 			for _, a := range acks {
 				run.acks[a.id] = a.t
 			}
-			run.publishLatency = append(run.publishLatency, lats...)
+			run.publishes = append(run.publishes, pubs...)
 			mu.Unlock()
 		}()
 	}
-	stop := b.progress(name, meter{label: "published", unit: "events", total: int64(count), done: published.Load})
+	stop := b.progress(name, meter{label: "published", unit: "events", total: int64(l.count), done: published.Load})
 	start := time.Now()
-	interval := float64(time.Second) / rate
+	interval := float64(time.Second) / l.rate
 pace:
-	for i := range count {
+	for i := 0; l.count == 0 || i < l.count; i++ {
 		if d := time.Until(start.Add(time.Duration(float64(i) * interval))); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				break
+			select {
+			case <-time.After(d):
+			case <-l.until:
+				break pace
+			case <-ctx.Done():
+				break pace
 			}
 		}
 		select {
 		case jobs <- struct{}{}:
+		case <-l.until:
+			break pace
 		case <-ctx.Done():
 			break pace
 		}
@@ -198,7 +239,7 @@ func (b *bench) paced(ctx context.Context, res *ScenarioResult, tag, prefix stri
 	if err != nil {
 		return st, err
 	}
-	pub := summarize(run.publishLatency)
+	pub := summarize(run.roundTrips(nil))
 	res.Details[prefix+"events"] = run.published
 	res.Details[prefix+"achieved_events_per_s"] = float64(run.published) / run.elapsed.Seconds()
 	res.Details[prefix+"p50_ms"], res.Details[prefix+"p90_ms"] = ms(st.P50), ms(st.P90)

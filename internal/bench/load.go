@@ -16,7 +16,7 @@ import (
 // Batch sizes of the scenarios that publish with POST /events:batch.
 const (
 	publishBatchSize = 500
-	ingestBatchSize  = 1000
+	ingestBatchSize  = maxBatchEvents
 )
 
 // throughputRatio is the throughput target for the backend.

@@ -15,6 +15,7 @@ const pollInterval = 20 * time.Millisecond
 type meter struct {
 	label string
 	unit  string
+	// total is the count awaited (0: open-ended).
 	total int64
 	// done returns the count so far (negative: unknown just now).
 	done func() int64
@@ -43,7 +44,11 @@ func (b *bench) progress(name string, meters ...meter) (stop func()) {
 				if n < 0 {
 					n = last[i]
 				}
-				parts = append(parts, fmt.Sprintf("%s %d/%d %s (%d/s)", m.label, n, m.total, m.unit, n-last[i]))
+				of := ""
+				if m.total > 0 {
+					of = fmt.Sprintf("/%d", m.total)
+				}
+				parts = append(parts, fmt.Sprintf("%s %d%s %s (%d/s)", m.label, n, of, m.unit, n-last[i]))
 				last[i] = n
 			}
 			fmt.Fprintf(b.cfg.Progress, "bench: %s %4.0fs: %s\n", name, time.Since(start).Seconds(), strings.Join(parts, ", "))
@@ -107,11 +112,7 @@ func (b *bench) awaitCount(ctx context.Context, what string, total int64, count 
 func (b *bench) awaitDelivered(ctx context.Context, tag string, total int64, ids []string, discard bool) (time.Time, int64, error) {
 	var every func()
 	if discard {
-		every = func() {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			_ = b.recv.discard(cctx)
-		}
+		every = b.discardRecords(ctx)
 	}
 	received, err := b.awaitCount(ctx, "the receiver to get every notification", total, func(ctx context.Context) (int64, error) {
 		return b.recv.okCount(ctx, tag)
@@ -142,6 +143,16 @@ func (b *bench) awaitDelivered(ctx context.Context, tag string, total int64, ids
 		if err := sleep(ctx, pollInterval); err != nil {
 			return time.Time{}, received, fmt.Errorf("waiting for Herald to record every delivery: %w", err)
 		}
+	}
+}
+
+// discardRecords returns a function that drops the receiver's records,
+// for waits that need only its counts.
+func (b *bench) discardRecords(ctx context.Context) func() {
+	return func() {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_ = b.recv.discard(cctx)
 	}
 }
 

@@ -53,6 +53,10 @@ const (
 	// (percent of one core).
 	ScaleRatio      = 0.80
 	ScaleIdleCPUPct = 5
+	// FanoutOtherP99 bounds another tenant's POST /events p99 while a batch
+	// at the fan-out bound (100,000 notifications) commits and its
+	// notifications are written (issue 13 item 9).
+	FanoutOtherP99 = 100 * time.Millisecond
 	// PostgresCPUPerNotification bounds the PostgreSQL server's CPU time
 	// per delivered notification.
 	PostgresCPUPerNotification = 60 * time.Microsecond
