@@ -60,6 +60,11 @@ Scenarios, in this order:
                      --rate/webhooks events/s for --duration: first all healthy, then with 10%
                      hanging past a 1s timeout and 10% answering 500; the healthy p99 over the
                      all-healthy p99
+  fanout             a second tenant publishes one event per POST /events at 100/s while this
+                     one sends a POST /events:batch of 1,000 events to 100 webhooks (100,000
+                     notifications, the default --max-fanout): the other tenant's publish
+                     p50/p99 until every notification is written, the batch's answer time and
+                     the time until its notifications exist (deliveries not awaited)
   backlog            --backlog notifications queued for disabled webhooks, then enabled: peak RSS
                      and drain rate
   ingest             --events events in batches of 1000 to one disabled subscriber: events/s
@@ -68,8 +73,9 @@ Scenarios, in this order:
                      third disabled): throughput as in throughput, against it; then the idle
                      Herald's CPU over 10s
 
-The loads of one event per request come from a load generator process of their own, so that the
-rusage of this process measures Herald alone. On PostgreSQL the bench also reports the server's
+The unpaced loads of one event per request (throughput-single, publish) come from a load generator
+process of their own, so that the rusage of this process measures Herald alone; the paced ones
+(latency, isolation, fanout) are sent from this process. On PostgreSQL the bench also reports the server's
 CPU time per delivered notification (the postgres processes of this machine, backends of other
 databases left out), and runs ANALYZE after loading data (backlog, scale), as autovacuum would.
 
