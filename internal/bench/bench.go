@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/brokertest"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/service"
 )
@@ -41,6 +42,7 @@ const (
 	ScenarioFanout           = "fanout"
 	ScenarioBacklog          = "backlog"
 	ScenarioIngest           = "ingest"
+	ScenarioSource           = "source"
 	ScenarioScale            = "scale"
 )
 
@@ -53,7 +55,7 @@ const (
 // queues), and its rows left behind are a twentieth of the 2,000,000
 // notifications throughput leaves by default.
 var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioThroughputSingle, ScenarioPublish,
-	ScenarioLatency, ScenarioIsolation, ScenarioFanout, ScenarioBacklog, ScenarioIngest, ScenarioScale}
+	ScenarioLatency, ScenarioIsolation, ScenarioFanout, ScenarioBacklog, ScenarioIngest, ScenarioSource, ScenarioScale}
 
 // Backends a Herald under test may run on.
 const (
@@ -101,6 +103,9 @@ type Config struct {
 	// notifications, the default --max-fanout).
 	FanoutWebhooks int
 	FanoutEvents   int
+	// RabbitMQURL and NATSURL are the brokers of the source scenario
+	// (default: the machine's, as the tests use them).
+	RabbitMQURL, NATSURL string
 
 	// Target is the URL of a running Herald to benchmark (empty: start one
 	// in-process); APIKey is an admin key of it.
@@ -156,6 +161,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ScaleWebhooks, 10000)
 	def(&c.FanoutWebhooks, 100)
 	def(&c.FanoutEvents, maxBatchEvents)
+	if c.RabbitMQURL == "" {
+		c.RabbitMQURL = brokertest.RabbitMQURL
+	}
+	if c.NATSURL == "" {
+		c.NATSURL = brokertest.NATSURL
+	}
 	if c.IdleWindow == 0 {
 		c.IdleWindow = 10 * time.Second
 	}
@@ -218,6 +229,9 @@ type bench struct {
 	// throughput is the throughput scenario's notifications/s (0: not
 	// measured), the baseline of scale.
 	throughput float64
+	// publishRate is the publish scenario's events/s (0: not measured),
+	// the baseline of source.
+	publishRate float64
 	// latencyP99 is the latency scenario's p99 from acknowledgement (0: not
 	// measured).
 	latencyP99 time.Duration
@@ -400,6 +414,8 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runBacklog(sctx, &res)
 	case ScenarioIngest:
 		err = b.runIngest(sctx, &res)
+	case ScenarioSource:
+		err = b.runSource(sctx, &res)
 	case ScenarioScale:
 		err = b.runScale(sctx, &res)
 	}

@@ -64,6 +64,7 @@ func (b *bench) runPublish(ctx context.Context, res *ScenarioResult) error {
 		res.Details["delivered_during_publish"] = got
 	}
 	res.Details["seconds"] = run.Seconds
+	b.publishRate = run.rate()
 	res.Details["publish_p50_ms"], res.Details["publish_p99_ms"] = run.P50Ms, run.P99Ms
 	res.Details["loadgen_cpu_us_per_request"] = micros(run.cpu) / float64(n)
 	res.Figures = append(res.Figures, rateFigure(ScenarioPublish, run.rate(), "events/s", b.ceiling, PublishRatio))

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/heraldhq/herald/internal/bench"
+	"github.com/heraldhq/herald/internal/brokertest"
 )
 
 // The hidden subcommands `herald bench` runs as its receiver process and
@@ -68,6 +69,10 @@ Scenarios, in this order:
   backlog            --backlog notifications queued for disabled webhooks, then enabled: peak RSS
                      and drain rate
   ingest             --events events in batches of 1000 to one disabled subscriber: events/s
+  source             --events messages in a RabbitMQ queue and in a NATS JetStream stream of
+                     their own (--rabbitmq-url, --nats-url), each then registered as a source
+                     with one healthy subscriber: events/s until all are committed, beside the
+                     single-event POST /events rate of publish (or of a load measured first)
   scale              --webhooks busy webhooks among --scale-webhooks registered over 100 tenants
                      (of the others a third idle, a third answering 500 with open circuits, a
                      third disabled): throughput as in throughput, against it; then the idle
@@ -141,6 +146,8 @@ file with the machine's description. Every wait gives up when nothing has moved 
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long latency and each isolation phase publish")
 	f.IntVar(&cfg.Backlog, "backlog", 1000000, "notifications backlog queues before draining them")
 	f.IntVar(&cfg.ScaleWebhooks, "scale-webhooks", 10000, "webhooks scale registers in all, the busy ones included")
+	f.StringVar(&cfg.RabbitMQURL, "rabbitmq-url", brokertest.RabbitMQURL, "RabbitMQ of the source scenario")
+	f.StringVar(&cfg.NATSURL, "nats-url", brokertest.NATSURL, "NATS JetStream of the source scenario")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "run the in-process Herald on this PostgreSQL database (an empty one; default: SQLite in a temporary directory)")
 	f.StringVar(&cfg.Target, "target", "", "benchmark the Herald running at this URL (http://host:port) instead of one in-process")
 	f.StringVar(&cfg.APIKey, "api-key", "", "admin API key of the --target Herald")

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -188,20 +189,77 @@ func (c *consumer) run(ctx context.Context) {
 	}
 }
 
+// batchGap ends a batch: no message for this long after the last one.
+const batchGap = time.Millisecond
+
+// inFlight is how many batches a consumer publishes at once: the next one
+// is checked and queued for the group commit while the last one commits,
+// so the database never waits for the broker.
+const inFlight = 2
+
+// batch is one batch on its way: published by its own goroutine, settled
+// by the consumer's settler in the order the batches were received (so an
+// AMQP acknowledgement of "everything up to this tag" is right).
+type batch struct {
+	acks    []message
+	rejects []rejection
+	err     error
+	done    chan struct{}
+}
+
 // consume takes batches of messages, publishes them and settles them, until
-// the connection or ctx ends.
+// the connection or ctx ends. Whatever is not settled by then is delivered
+// again by the broker.
 func (c *consumer) consume(ctx context.Context, cn conn) error {
-	for {
-		msgs, err := cn.Receive(ctx, c.r.cfg.Batch)
-		if err != nil {
-			return err
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	queue := make(chan *batch, inFlight-1)
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		failed := false
+		for b := range queue {
+			<-b.done
+			// A committed batch is settled even when the consumer is
+			// stopping, so it does not come again; once one batch is left
+			// unsettled, so are those after it (an AMQP acknowledgement
+			// of everything up to a tag would take the unsettled with it).
+			if failed || b.err != nil {
+				failed = true
+				cancel(b.err)
+				continue
+			}
+			if err := cn.Settle(b.acks, b.rejects); err != nil {
+				failed = true
+				cancel(fmt.Errorf("settle messages with the broker: %w", err))
+			}
 		}
-		acks, rejects, err := c.handle(ctx, msgs)
-		if err != nil {
-			return err
+	}()
+	var err error
+	for err == nil {
+		var msgs []message
+		if msgs, err = cn.Receive(ctx, c.r.cfg.Batch); err != nil {
+			break
 		}
-		if err := cn.Settle(acks, rejects); err != nil {
-			return fmt.Errorf("settle messages with the broker: %w", err)
+		b := &batch{done: make(chan struct{})}
+		go func() {
+			defer close(b.done)
+			b.acks, b.rejects, b.err = c.handle(ctx, msgs)
+		}()
+		select {
+		case queue <- b:
+		case <-ctx.Done():
+			<-b.done
+			err = ctx.Err()
 		}
 	}
+	// The batches still publishing stop too: the broken connection could
+	// not settle them anyway.
+	cancel(err)
+	close(queue)
+	<-settled
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // the settler's failure explains the end
+	}
+	return err
 }

@@ -68,7 +68,7 @@ func dialNATS(ctx context.Context, src store.Source, name string, batch int) (co
 			return fail("durable consumer "+src.Durable, fmt.Errorf("it exists with filter subject %q, the source has %q", got, src.Subject))
 		}
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * batch))
+	it, err := cons.Messages(jetstream.PullMaxMessages((inFlight + 1) * batch))
 	if err != nil {
 		return fail("consume", err)
 	}
@@ -83,7 +83,7 @@ func (c *natsConn) Receive(ctx context.Context, max int) ([]message, error) {
 	}
 	out := []message{c.toMessage(m)}
 	for len(out) < max {
-		m, err := c.it.Next(jetstream.NextMaxWait(time.Millisecond))
+		m, err := c.it.Next(jetstream.NextMaxWait(batchGap))
 		if errors.Is(err, nats.ErrTimeout) {
 			break
 		}

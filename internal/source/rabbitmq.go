@@ -59,8 +59,8 @@ func dialRabbitMQ(ctx context.Context, src store.Source, name string, batch int)
 	if rc.ch, err = c.Channel(); err != nil {
 		return fail("open channel", err)
 	}
-	// Two batches in hand: the next is on its way while one commits.
-	if err := rc.ch.Qos(2*batch, 0, false); err != nil {
+	// The batches in flight and the next one in hand.
+	if err := rc.ch.Qos((inFlight+1)*batch, 0, false); err != nil {
 		return fail("set prefetch", err)
 	}
 	rc.closed = rc.ch.NotifyClose(make(chan *amqp.Error, 1))
@@ -85,6 +85,10 @@ func (rc *rabbitConn) Receive(ctx context.Context, max int) ([]message, error) {
 		return nil, ctx.Err()
 	}
 	out := []message{toMessage(first)}
+	// The client hands deliveries over one by one: the batch ends when
+	// none has come for batchGap, not at the first empty look.
+	gap := time.NewTimer(batchGap)
+	defer gap.Stop()
 	for len(out) < max {
 		select {
 		case d, ok := <-rc.deliveries:
@@ -93,8 +97,9 @@ func (rc *rabbitConn) Receive(ctx context.Context, max int) ([]message, error) {
 				return nil, rc.closeErr()
 			}
 			out = append(out, toMessage(d))
+			gap.Reset(batchGap)
 			continue
-		default:
+		case <-gap.C:
 		}
 		break
 	}
