@@ -63,11 +63,7 @@ func dsn(path, txlock string, extra ...string) string {
 	q := url.Values{}
 	for _, p := range append([]string{"synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
 		// Checkpoint (and fsync) every ~40 MB of WAL rather than every 4 MB.
-		"wal_autocheckpoint(10000)",
-		// Statement journals (a multi-row statement inside a transaction
-		// keeps one to undo itself) in memory, not in a temporary file
-		// created and removed for every statement.
-		"temp_store(MEMORY)"}, extra...) {
+		"wal_autocheckpoint(10000)"}, extra...) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)

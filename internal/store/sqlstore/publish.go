@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -49,6 +50,9 @@ type publishers struct {
 	calls   chan *publishCall
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// waiting counts the Publish calls not yet answered (deferred fan-out
+	// chunks give them the writer first).
+	waiting atomic.Int64
 	// ctx bounds every group's transaction; Close ends it, so a shutdown
 	// never waits on an unreachable database.
 	ctx    context.Context
@@ -62,6 +66,8 @@ func (s *Store) Publish(ctx context.Context, req store.PublishRequest) (store.Pu
 	if !s.startPublishers() {
 		return store.PublishResult{}, errors.New("publish: store closed")
 	}
+	s.pub.waiting.Add(1)
+	defer s.pub.waiting.Add(-1)
 	c := &publishCall{ctx: ctx, req: req, done: make(chan struct{})}
 	select {
 	case s.pub.calls <- c:
