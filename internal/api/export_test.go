@@ -31,6 +31,7 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 	"TwoWayPaging":     reflect.TypeFor[twoWayPaging](),
 	"Subjects":         reflect.TypeFor[subjectsJSON](),
 	"EventSummary":     reflect.TypeFor[eventSummaryJSON](),
+	"PortalSession":    reflect.TypeFor[portalJSON](),
 	"EventList":        reflect.TypeFor[twoWayListJSON[eventSummaryJSON]](),
 	"WebhookList":      reflect.TypeFor[listJSON[webhookJSON]](),
 	"NotificationList": reflect.TypeFor[twoWayListJSON[notificationJSON]](),
@@ -58,12 +59,13 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 // types they are decoded into (unknown members are refused, so the
 // documented properties must be exactly the type's members).
 var OpenAPIRequestTypes = map[string]reflect.Type{
-	"WebhookInput":        reflect.TypeFor[webhookInput](),
-	"WebhookConfigInput":  reflect.TypeFor[configInput](),
-	"OAuth2Input":         reflect.TypeFor[oauth2Input](),
-	"TLSInput":            reflect.TypeFor[tlsInput](),
-	"CustomHeaderInput":   reflect.TypeFor[headerInput](),
-	"SourceCreateRequest": reflect.TypeFor[sourceInput](),
-	"ReplayRequest":       reflect.TypeFor[replayJSON](),
-	"SearchRequest":       reflect.TypeFor[searchInput](),
+	"WebhookInput":         reflect.TypeFor[webhookInput](),
+	"WebhookConfigInput":   reflect.TypeFor[configInput](),
+	"OAuth2Input":          reflect.TypeFor[oauth2Input](),
+	"TLSInput":             reflect.TypeFor[tlsInput](),
+	"CustomHeaderInput":    reflect.TypeFor[headerInput](),
+	"SourceCreateRequest":  reflect.TypeFor[sourceInput](),
+	"ReplayRequest":        reflect.TypeFor[replayJSON](),
+	"PortalSessionRequest": reflect.TypeFor[portalInput](),
+	"SearchRequest":        reflect.TypeFor[searchInput](),
 }

@@ -80,6 +80,7 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 	call(admin, "GET", "/event-types", "/event-types", nil, http.StatusOK)
 	call(admin, "GET", "/event-types/{name}", "/event-types/TRANSACTION", nil, http.StatusOK)
 
+	call(admin, "POST", "/portal-sessions", "/portal-sessions", `{"ttl_seconds": 60, "read_only": true}`, http.StatusCreated)
 	tn := call(admin, "POST", "/tenants", "/tenants", `{"name": "openapi"}`, http.StatusCreated).Map(t)
 	tenantPath := "/tenants/" + tn["id"].(string)
 	call(admin, "GET", "/tenants", "/tenants", nil, http.StatusOK)
@@ -171,6 +172,7 @@ func TestOpenAPIRequestMembersAreAccepted(t *testing.T) {
 		"ReplayRequest":        "/webhooks/00000000-0000-7000-8000-000000000000:replay",
 		"EventBatch":           "/events:batch",
 		"TenantCreateRequest":  "/tenants",
+		"PortalSessionRequest": "/portal-sessions",
 		"KeyCreateRequest":     "/tenants/" + tn.ID + "/keys",
 		"SourceCreateRequest":  "/sources",
 	} {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ type Store interface {
 	Publish(ctx context.Context, req store.PublishRequest) (store.PublishResult, error)
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
 	Events(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, store.Paging, error)
+	CreatePortalLink(ctx context.Context, l store.PortalLink) error
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
 	Replay(ctx context.Context, req store.ReplayRequest) (int, error)
@@ -96,7 +98,10 @@ type Config struct {
 	// Sources is this replica's consumer of broker sources (nil: none
 	// runs here; their states read "starting").
 	Sources Sources
-	Logger  *slog.Logger
+	// PublicURL is where users reach Herald (nil: the request's host),
+	// for the links POST /portal-sessions answers.
+	PublicURL *url.URL
+	Logger    *slog.Logger
 }
 
 // Body size limits.
@@ -163,6 +168,8 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 		r.Get("/events/{id}", reader(s.getEvent))
 		r.Get("/event-types", reader(s.eventTypes))
 		r.Get("/event-types/{name}", reader(s.eventType))
+
+		r.Post("/portal-sessions", client(s.createPortalSession))
 
 		r.Post("/tenants", admin(s.createTenant))
 		r.Get("/tenants", admin(s.listTenants))

@@ -67,3 +67,31 @@ func NewAPIKey(tenantID string, role store.Role, now time.Time) (store.APIKey, s
 	return store.APIKey{ID: uuid.Must(uuid.NewV7()).String(), TenantID: tenantID, Role: role,
 		Hash: Hash(key), Prefix: Prefix(key), Created: now}, key, nil
 }
+
+// PortalTokenPrefix starts every portal link token (POST /portal-sessions).
+const PortalTokenPrefix = "hpl_"
+
+// portalTokenLen is a token's length: the prefix and 32 random bytes.
+var portalTokenLen = len(PortalTokenPrefix) + base64.RawURLEncoding.EncodedLen(32)
+
+// NewPortalToken returns a fresh portal link token and its stored form
+// (Hash): like a key, it carries 256 random bits and is kept only hashed.
+func NewPortalToken() (token, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("new portal token: %w", err)
+	}
+	token = PortalTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, Hash(token), nil
+}
+
+// IsPortalToken reports whether s has the shape of a portal token, so that
+// junk in a URL never reaches the database.
+func IsPortalToken(s string) bool {
+	rest, ok := strings.CutPrefix(s, PortalTokenPrefix)
+	if !ok || len(s) != portalTokenLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
+}

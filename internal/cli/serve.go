@@ -81,6 +81,7 @@ to <data>/admin.key.`,
 	f.DurationVar(&cfg.Retention, "retention", service.DefaultRetention, "how long delivered and cancelled notifications and their attempts are kept; expired ones twice as long (0: forever)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight deliveries may finish on SIGTERM")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "the URL users reach Herald at through a proxy; https://... makes the dashboard's cookies Secure")
+	f.StringVar(&cfg.PortalOrigins, "portal-origins", "", "comma-separated origins allowed to frame the client portal (CSP frame-ancestors), such as https://platform.example; none: framing is denied")
 	f.StringVar(&cfg.ProxyURL, "proxy-url", "", "HTTP CONNECT proxy for deliveries, pings and token requests: http://[user:password@]host:port (targets are still checked against the SSRF rules first)")
 	addEnvToUsage(cmd)
 	return cmd

@@ -51,6 +51,8 @@ type Options struct {
 	Tracing *tracing.Tracing
 	// PublicURL is --public-url.
 	PublicURL string
+	// PortalOrigins is --portal-origins.
+	PortalOrigins string
 	// Retention is --retention (0: keep everything).
 	Retention time.Duration
 	// ProxyURL is --proxy-url.
@@ -73,7 +75,7 @@ func Start(t testing.TB, o Options) *Instance {
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
-		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, Retention: o.Retention,
+		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, PortalOrigins: o.PortalOrigins, Retention: o.Retention,
 		ProxyURL: o.ProxyURL,
 		Version:  "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -70,6 +70,9 @@ type Config struct {
 	// front of it changes it (empty: unknown). An https one makes the
 	// dashboard's cookies Secure even though Herald itself serves HTTP.
 	PublicURL string
+	// PortalOrigins are the comma-separated origins that may frame the
+	// dashboard's portal sessions (web.ParseOrigins; empty: none).
+	PortalOrigins string
 	// ProxyURL is the HTTP CONNECT proxy deliveries, pings and token
 	// requests go through (empty: none); see egress.ParseProxyURL.
 	ProxyURL string
@@ -118,6 +121,13 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	publicURL, err := parsePublicURL(cfg.PublicURL)
 	if err != nil {
 		return nil, err
+	}
+	origins, err := web.ParseOrigins(cfg.PortalOrigins)
+	if err != nil {
+		return nil, err
+	}
+	if len(origins) > 0 && (publicURL == nil || publicURL.Scheme != "https") {
+		cfg.Logger.Warn("--portal-origins may frame the portal, but its cookies need SameSite=None and Secure to work inside a frame: set --public-url https://...")
 	}
 	proxy, err := egress.ParseProxyURL(cfg.ProxyURL)
 	if err != nil {
@@ -178,13 +188,13 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	apiCfg := api.Config{
 		Store: st, Catalog: cat, Sender: sender, Waker: disp, Guard: guard,
 		AllowHTTP: cfg.AllowHTTP, MaxWebhooksPerTenant: cfg.MaxWebhooksPerTenant, Observer: obs,
-		MaxFanout: cfg.MaxFanout, Retention: cfg.Retention, Handoff: disp, Sources: sources,
+		MaxFanout: cfg.MaxFanout, Retention: cfg.Retention, Handoff: disp, Sources: sources, PublicURL: publicURL,
 		Logger: cfg.Logger.With("component", "api"),
 	}
 	// The dashboard at /ui calls its own in-process API handler, the only
 	// one that takes the signed-in key from the dashboard's hand-off.
 	handler := web.Mount(api.New(apiCfg), web.Config{API: api.NewInProcess(apiCfg), Store: st,
-		PublicURL: publicURL, Logger: cfg.Logger.With("component", "web")})
+		PublicURL: publicURL, PortalOrigins: origins, Logger: cfg.Logger.With("component", "web")})
 	if tr.Enabled {
 		handler = otelhttp.NewHandler(handler, "herald", otelhttp.WithTracerProvider(tr.Provider),
 			otelhttp.WithPropagators(tracing.Propagator), otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/metrics" }))

@@ -17,6 +17,24 @@ type Session struct {
 	Created  time.Time
 	LastSeen time.Time // idle timeout counts from here
 	Expires  time.Time // absolute end, whatever the activity
+	// PortalTenant is set for a session opened by a portal link: it acts
+	// with client rights on that tenant (an id) alone, whatever the role
+	// of KeyID, the key that made the link.
+	PortalTenant string
+	// ReadOnly refuses every change (a read-only portal link).
+	ReadOnly bool
+}
+
+// PortalLink is a one-time link into one tenant's dashboard
+// (POST /portal-sessions). The browser gets the token; the database keeps
+// only its SHA-256 (Hash), and redeeming it deletes it.
+type PortalLink struct {
+	Hash     string
+	KeyID    string // the API key that made it: the session lasts no longer
+	TenantID string
+	ReadOnly bool
+	Created  time.Time
+	Expires  time.Time
 }
 
 // WebhookActivity is a webhook's recent delivery record, as the dashboard

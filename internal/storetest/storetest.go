@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
+		{"PortalLinks", testPortalLinks},
 		{"WebhookActivity", testWebhookActivity},
 		{"MixedOutcomes", testMixedOutcomes},
 		{"AutoDisable", testAutoDisable},

@@ -162,6 +162,18 @@ type client struct {
 	as     store.APIKey // the key's stored record, read with the session
 	tenant string       // Herald-Tenant (admin keys); empty: the key's own
 	remote string
+	// readOnly refuses every request that may change something (a
+	// read-only portal session), before the API sees it.
+	readOnly bool
+}
+
+// errReadOnly refuses a change made in a read-only session.
+var errReadOnly = &apiError{Status: http.StatusForbidden, Code: "read_only", Message: "this portal session is read-only: it changes nothing"}
+
+// reads reports whether a request only reads (every GET, and the searches
+// sent as POST).
+func reads(method, path string) bool {
+	return method == http.MethodGet || (method == http.MethodPost && path == "/webhooks:search")
 }
 
 // recorder is the smallest http.ResponseWriter that keeps the answer.
@@ -195,6 +207,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 // do sends one request; in (if not nil) is sent as JSON and a 2xx answer is
 // decoded into out (if not nil). A failure answer is an *apiError.
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	if c.readOnly && !reads(method, path) {
+		return errReadOnly
+	}
 	var body *bytes.Reader
 	if in != nil {
 		buf, err := json.Marshal(in)

@@ -17,7 +17,8 @@ import (
 
 // Cookie names. Every cookie is HttpOnly, SameSite=Strict, scoped to the
 // dashboard's path, and Secure when the request came over TLS or Herald's
-// public URL is https. No cookie holds key material: the session cookie is
+// public URL is https; a portal session's, when the portal is embedded, are
+// SameSite=None, Secure and Partitioned instead (see portal.go). No cookie holds key material: the session cookie is
 // a random id naming a session kept in the database.
 const (
 	sessionCookie = "herald_session"
@@ -46,8 +47,27 @@ type session struct {
 	key store.APIKey
 }
 
-// Admin reports whether the session's key is an admin key.
-func (s *session) Admin() bool { return s.key.Role == store.RoleAdmin }
+// Admin reports whether the session acts with an admin key's rights (a
+// portal session never does, whatever key made its link).
+func (s *session) Admin() bool { return s.rec.PortalTenant == "" && s.key.Role == store.RoleAdmin }
+
+// Portal reports whether a portal link opened the session.
+func (s *session) Portal() bool { return s.rec.PortalTenant != "" }
+
+// ReadOnly reports whether the session may change nothing.
+func (s *session) ReadOnly() bool { return s.rec.ReadOnly }
+
+// principal is the key record the session acts as in the API: its key's,
+// or, for a portal session, that key's with client rights on the portal's
+// tenant alone.
+func (s *session) principal() store.APIKey {
+	if !s.Portal() {
+		return s.key
+	}
+	k := s.key
+	k.Role, k.TenantID = store.RoleClient, s.rec.PortalTenant
+	return k
+}
 
 // Tenant is the tenant an admin key acts on ("" for the default tenant and
 // for tenant keys).
@@ -117,6 +137,11 @@ func (h *handler) cookie(r *http.Request, name, value string, maxAge time.Durati
 	c := &http.Cookie{
 		Name: name, Value: value, Path: h.prefix + "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure || r.TLS != nil,
+	}
+	if h.embedded(r) {
+		// A portal session inside the platform's frame: a third-party
+		// cookie, kept apart per embedding site (CHIPS).
+		c.SameSite, c.Secure, c.Partitioned = http.SameSiteNoneMode, true, true
 	}
 	switch {
 	case maxAge < 0:

@@ -26,16 +26,20 @@ type view struct {
 	// Refresh reloads the page after this many seconds (0: never), so a
 	// notification being delivered shows its outcome without script.
 	Refresh int
+	// Redirect, when set, moves on to this page at once (meta refresh).
+	Redirect string
 	// Now is the time the page is rendered at (for "3m ago").
 	Now  time.Time
 	Data any
 }
 
 type sessionView struct {
-	KeyHint string
-	Tenant  string
-	Admin   bool
-	Tenants []tenant
+	KeyHint  string
+	Tenant   string
+	Admin    bool
+	Tenants  []tenant
+	Portal   bool // a portal link opened the session
+	ReadOnly bool
 }
 
 // parseTemplates reads the embedded templates: layout.html and
@@ -79,7 +83,14 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, rq *request, st
 }
 
 func (h *handler) sessionView(r *http.Request, rq *request) *sessionView {
-	sv := &sessionView{KeyHint: rq.sess.key.Prefix + "…", Tenant: rq.sess.Tenant(), Admin: rq.sess.Admin()}
+	sv := &sessionView{KeyHint: rq.sess.key.Prefix + "…", Tenant: rq.sess.Tenant(), Admin: rq.sess.Admin(),
+		Portal: rq.sess.Portal(), ReadOnly: rq.sess.ReadOnly()}
+	if sv.Portal {
+		sv.Tenant = rq.sess.rec.PortalTenant
+		if t, err := h.store.Tenant(r.Context(), sv.Tenant); err == nil {
+			sv.Tenant = t.Name
+		}
+	}
 	if sv.Admin {
 		if sv.Tenant == "" {
 			sv.Tenant = "default"

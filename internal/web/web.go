@@ -50,6 +50,7 @@ type Store interface {
 	SetSessionTenant(ctx context.Context, hash, tenant string) error
 	DeleteSession(ctx context.Context, hash string) error
 	PurgeSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error)
+	RedeemPortalLink(ctx context.Context, hash string, now time.Time, sess store.Session) (store.Session, error)
 }
 
 // Config is what the dashboard is built from; API and Store are required.
@@ -63,6 +64,11 @@ type Config struct {
 	// it is https, cookies are Secure even if a proxy in front of Herald
 	// ends TLS, and forms posted from its origin are accepted.
 	PublicURL *url.URL
+	// PortalOrigins are the origins allowed to frame the dashboard's
+	// portal sessions (CSP frame-ancestors; see ParseOrigins). None: the
+	// dashboard is never framed. Their cookies work inside such a frame
+	// (SameSite=None, Secure, Partitioned) only with an https PublicURL.
+	PortalOrigins []string
 	// Logger receives the sign-in log and unexpected failures (default:
 	// discarded).
 	Logger *slog.Logger
@@ -72,17 +78,21 @@ type Config struct {
 
 // handler serves the dashboard.
 type handler struct {
-	api      http.Handler
-	store    Store
-	secure   bool // every cookie is Secure
-	prefix   string
-	log      *slog.Logger
-	now      func() time.Time
-	pages    map[string]*template.Template
-	partials *template.Template
-	static   http.Handler
-	mux      *http.ServeMux
-	origin   *http.CrossOriginProtection
+	api    http.Handler
+	store  Store
+	secure bool // every cookie is Secure
+	// frameAncestors are the origins that may frame a portal session's
+	// pages ("": none); embed says their cookies are made for a frame.
+	frameAncestors string
+	embed          bool
+	prefix         string
+	log            *slog.Logger
+	now            func() time.Time
+	pages          map[string]*template.Template
+	partials       *template.Template
+	static         http.Handler
+	mux            *http.ServeMux
+	origin         *http.CrossOriginProtection
 
 	eventsMu  sync.Mutex
 	catalogue []eventType // the event catalogue, read once
@@ -114,6 +124,8 @@ func newHandler(cfg Config) *handler {
 			panic("web.New: public URL: " + err.Error())
 		}
 	}
+	h.frameAncestors = strings.Join(cfg.PortalOrigins, " ")
+	h.embed = h.frameAncestors != "" && h.secure
 	h.parseTemplates()
 	static, err := fs.Sub(assets, "assets/static")
 	if err != nil {
@@ -131,28 +143,46 @@ func newHandler(cfg Config) *handler {
 	m.Handle("GET "+p+"/static/{file}", h.static)
 	m.HandleFunc("GET "+p+"/signin", h.signinForm)
 	m.HandleFunc("POST "+p+"/signin", h.signin)
-	m.HandleFunc("POST "+p+"/signout", h.signedIn(h.signout))
-	m.HandleFunc("POST "+p+"/tenant", h.signedIn(h.switchTenant))
-	m.HandleFunc("GET "+p+"/webhooks", h.signedIn(h.webhookList))
-	m.HandleFunc("GET "+p+"/webhooks/new", h.signedIn(h.newWebhookForm))
-	m.HandleFunc("POST "+p+"/webhooks", h.signedIn(h.saveWebhook))
-	m.HandleFunc("GET "+p+"/webhooks/{id}", h.signedIn(h.webhookPage))
-	m.HandleFunc("GET "+p+"/webhooks/{id}/edit", h.signedIn(h.editWebhookForm))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/edit", h.signedIn(h.saveWebhook))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/rotate", h.signedIn(h.rotateAction))
-	m.HandleFunc("GET "+p+"/webhooks/{id}/delete", h.signedIn(h.deleteForm))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/delete", h.signedIn(h.deleteAction))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/ping", h.signedIn(h.pingAction))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/status", h.signedIn(h.statusAction))
-	m.HandleFunc("POST "+p+"/webhooks/{id}/sendexpired", h.signedIn(h.sendExpiredAction))
-	m.HandleFunc("GET "+p+"/notifications", h.signedIn(h.notificationList))
-	m.HandleFunc("GET "+p+"/notifications/{id}", h.signedIn(h.notificationPage))
-	m.HandleFunc("POST "+p+"/notifications/{id}/resend", h.signedIn(h.resendAction))
+	m.HandleFunc("GET "+p+"/portal/{token}", h.redeemPortal)
+	for _, rt := range h.signedInRoutes() {
+		m.HandleFunc(rt.method+" "+p+rt.path, h.signedIn(rt.fn))
+	}
 	m.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
 	h.mux = m
 	return h
+}
+
+// route is a page or action of a signed-in session.
+type route struct {
+	method, path string // path below the prefix
+	fn           func(http.ResponseWriter, *http.Request, *request)
+}
+
+// signedInRoutes are the pages and actions that need a session; a POST
+// also needs the session's CSRF token, and a read-only session may POST
+// only its sign-out.
+func (h *handler) signedInRoutes() []route {
+	return []route{
+		{"POST", "/signout", h.signout},
+		{"POST", "/tenant", h.switchTenant},
+		{"GET", "/webhooks", h.webhookList},
+		{"GET", "/webhooks/new", h.newWebhookForm},
+		{"POST", "/webhooks", h.saveWebhook},
+		{"GET", "/webhooks/{id}", h.webhookPage},
+		{"GET", "/webhooks/{id}/edit", h.editWebhookForm},
+		{"POST", "/webhooks/{id}/edit", h.saveWebhook},
+		{"POST", "/webhooks/{id}/rotate", h.rotateAction},
+		{"GET", "/webhooks/{id}/delete", h.deleteForm},
+		{"POST", "/webhooks/{id}/delete", h.deleteAction},
+		{"POST", "/webhooks/{id}/ping", h.pingAction},
+		{"POST", "/webhooks/{id}/status", h.statusAction},
+		{"POST", "/webhooks/{id}/sendexpired", h.sendExpiredAction},
+		{"GET", "/notifications", h.notificationList},
+		{"GET", "/notifications/{id}", h.notificationPage},
+		{"POST", "/notifications/{id}/resend", h.resendAction},
+	}
 }
 
 // Mount returns a handler that serves the dashboard under /ui and passes
@@ -172,8 +202,7 @@ func Mount(public http.Handler, cfg Config) http.Handler {
 // ServeHTTP sets the security headers every answer carries, then routes.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", contentPolicy("'none'"))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
@@ -195,7 +224,9 @@ type request struct {
 
 // newRequest makes the signed-in request of s.
 func (h *handler) newRequest(r *http.Request, s *session) *request {
-	return &request{sess: s, api: h.clientAs(r, s.key, s.Tenant())}
+	c := h.clientAs(r, s.principal(), s.Tenant())
+	c.readOnly = s.ReadOnly()
+	return &request{sess: s, api: c}
 }
 
 // clientAs is an API client acting as key k (on tenant, for an admin key).
@@ -213,9 +244,16 @@ func (h *handler) signedIn(fn func(http.ResponseWriter, *http.Request, *request)
 			h.noSession(w, r, err)
 			return
 		}
+		if s.Portal() {
+			r = h.portalRequest(w, r)
+		}
 		rq := h.newRequest(r, s)
 		if r.Method == http.MethodPost && !s.checkCSRF(r.PostFormValue(csrfField)) {
 			h.renderError(w, r, rq, http.StatusForbidden, "This form has no valid CSRF token (it may be from an earlier sign-in). Reload the page and try again.")
+			return
+		}
+		if r.Method == http.MethodPost && s.ReadOnly() && r.URL.Path != h.prefix+"/signout" {
+			h.renderError(w, r, rq, http.StatusForbidden, "This portal session is read-only: it can look, not change anything.")
 			return
 		}
 		fn(w, r, rq)
@@ -224,6 +262,11 @@ func (h *handler) signedIn(fn func(http.ResponseWriter, *http.Request, *request)
 
 // noSession answers a request that needs a session and has none.
 func (h *handler) noSession(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Header.Get("Sec-Fetch-Dest") == "iframe" && h.frameAncestors != "" {
+		// Inside the platform's frame, a portal session that ended: no
+		// sign-in form (never framed), but a page that says so.
+		r = h.portalRequest(w, r)
+	}
 	if !errors.Is(err, errNoSession) {
 		h.log.Error("dashboard session", "err", err)
 		h.renderError(w, r, nil, http.StatusServiceUnavailable, "Herald could not read your session; try again.")
@@ -232,8 +275,12 @@ func (h *handler) noSession(w http.ResponseWriter, r *http.Request, err error) {
 	if _, cerr := r.Cookie(sessionCookie); cerr == nil {
 		http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
 	}
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet && !framed(r) {
 		h.redirect(w, r, "/signin")
+		return
+	}
+	if framed(r) {
+		h.renderError(w, r, nil, http.StatusUnauthorized, "Your portal session has ended. Open the portal again from where you came from.")
 		return
 	}
 	h.renderError(w, r, nil, http.StatusForbidden, "You are not signed in (or your sign-in ran out). Sign in and try again.")

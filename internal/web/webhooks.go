@@ -99,7 +99,7 @@ func attemptOf(a store.Attempt) attempt {
 // The store read is scoped to the key's tenant (for an admin key, the one it
 // acts on) as the API's was.
 func (h *handler) activity(ctx context.Context, rq *request, hooks ...webhook) ([]stats, error) {
-	tenantID := rq.sess.key.TenantID
+	tenantID := rq.sess.principal().TenantID
 	if rq.sess.Admin() {
 		name := rq.sess.Tenant()
 		if name == "" {

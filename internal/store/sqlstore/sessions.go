@@ -19,20 +19,33 @@ import (
 // store.ErrNotFound.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.write(ctx, func(tx *tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (hash, key_id, tenant, created_at, last_seen_at, expires_at)
-			SELECT ?, id, ?, ?, ?, ? FROM api_keys WHERE id = ? AND revoked_at IS NULL`,
-			sess.Hash, sess.Tenant, ms(sess.Created), ms(sess.LastSeen), ms(sess.Expires), sess.KeyID)
-		if s.d.IsUnique(err) {
-			return fmt.Errorf("create session: %w", store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create session: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("api key %q: %w", sess.KeyID, store.ErrNotFound)
-		}
-		return nil
+		return insertSession(ctx, tx, sess)
 	})
+}
+
+// insertSession stores a session for an unrevoked key in tx.
+func insertSession(ctx context.Context, tx *tx, sess store.Session) error {
+	return insertForKey(ctx, tx, "create session", sess.KeyID, `INSERT INTO sessions
+		(hash, key_id, tenant, created_at, last_seen_at, expires_at, portal_tenant, read_only)
+		SELECT ?, id, ?, ?, ?, ?, ?, ? FROM api_keys WHERE id = ? AND revoked_at IS NULL`,
+		sess.Hash, sess.Tenant, ms(sess.Created), ms(sess.LastSeen), ms(sess.Expires), sess.PortalTenant, testFlag(sess.ReadOnly), sess.KeyID)
+}
+
+// insertForKey runs an INSERT ... SELECT ... FROM api_keys that inserts a
+// row only for the unrevoked key keyID: a taken primary key is
+// store.ErrConflict, and a key unknown or revoked store.ErrNotFound.
+func insertForKey(ctx context.Context, tx *tx, what, keyID, q string, args ...any) error {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if tx.d.IsUnique(err) {
+		return fmt.Errorf("%s: %w", what, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("api key %q: %w", keyID, store.ErrNotFound)
+	}
+	return nil
 }
 
 // Session returns the live session whose id hashes to hash, with its API
@@ -43,12 +56,14 @@ func (s *Store) Session(ctx context.Context, hash string, now time.Time, idle ti
 	var k store.APIKey
 	var role string
 	var created, seen, expires, keyCreated int64
+	var readOnly int
 	err := s.r.QueryRowContext(ctx, `SELECT s.hash, s.key_id, s.tenant, s.created_at, s.last_seen_at, s.expires_at,
-			k.tenant_id, k.role, k.hash, k.prefix, k.created_at
+			s.portal_tenant, s.read_only, k.tenant_id, k.role, k.hash, k.prefix, k.created_at
 		FROM sessions s JOIN api_keys k ON k.id = s.key_id
 		WHERE s.hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND k.revoked_at IS NULL`,
 		hash, ms(now), ms(now.Add(-idle))).Scan(&sess.Hash, &sess.KeyID, &sess.Tenant, &created, &seen, &expires,
-		&k.TenantID, &role, &k.Hash, &k.Prefix, &keyCreated)
+		&sess.PortalTenant, &readOnly, &k.TenantID, &role, &k.Hash, &k.Prefix, &keyCreated)
+	sess.ReadOnly = readOnly != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, k, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
@@ -109,6 +124,10 @@ func (s *Store) PurgeSessions(ctx context.Context, now time.Time, idle time.Dura
 			return fmt.Errorf("purge sessions: %w", err)
 		}
 		n, _ = res.RowsAffected()
+		// Portal links past their end go too (they could not be redeemed).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM portal_links WHERE expires_at <= ?`, ms(now)); err != nil {
+			return fmt.Errorf("purge portal links: %w", err)
+		}
 		return nil
 	})
 	return int(n), err
