@@ -190,7 +190,7 @@ func splitRepeatedKeys(group []*publishCall) (now, later []*publishCall) {
 func (s *Store) commitGroup(group []*publishCall) {
 	ctx, cancel := context.WithTimeout(s.pub.ctx, 60*time.Second)
 	defer cancel()
-	err := s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
+	err := s.writeAs(ctx, true, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
 	if err != nil {
 		for _, c := range group {
 			c.release()
@@ -208,7 +208,7 @@ func (s *Store) commitGroup(group []*publishCall) {
 			// A concurrent publish with the same key committed first: the
 			// next try returns that publish.
 			c.res, c.leased, c.fanouts = store.PublishResult{}, nil, nil
-			err = s.write(ctx, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
+			err = s.writeAs(ctx, true, func(tx *tx) error { return s.publishTx(ctx, tx, group) })
 			if err != nil {
 				c.release()
 			}

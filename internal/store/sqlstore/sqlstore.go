@@ -71,6 +71,8 @@ type Store struct {
 	// their answer (deferred.go).
 	deferral Deferral
 	fan      fanouts
+	// gate orders the writers where the database has a single one.
+	gate *writerGate
 	// filters caches decoded content filters (webhook id -> storedFilter).
 	filters sync.Map
 	// writes tells CheckWrites when a write last committed.
@@ -95,6 +97,9 @@ func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
 	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts()}
 	if r == w {
 		s.r = s.w
+	}
+	if d.OneProcess {
+		s.gate = newWriterGate()
 	}
 	for _, o := range opts {
 		o(s)
@@ -124,6 +129,18 @@ func (s *Store) Close() error {
 
 // write runs fn in one write transaction and commits it.
 func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
+	return s.writeAs(ctx, false, fn)
+}
+
+// writeAs is write; where the database has a single writer, an urgent one
+// (a publish) is let in before the others waiting (writergate.go).
+func (s *Store) writeAs(ctx context.Context, urgent bool, fn func(tx *tx) error) error {
+	if s.gate != nil {
+		if err := s.gate.enter(ctx, urgent); err != nil {
+			return fmt.Errorf("wait for the writer: %w", err)
+		}
+		defer s.gate.leave()
+	}
 	t, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
