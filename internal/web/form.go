@@ -99,8 +99,8 @@ var webhookFields = []formField{
 		Help: "Empty: no limit."},
 	{Name: "config.ordered", Label: "Ordered: one at a time, in publish order", Kind: kindCheckbox, Group: "delivery"},
 	{Name: "config.filter", Label: "Filter (JSON)", Kind: kindJSON, Group: "filter", Empty: emptyNull,
-		Placeholder: `{"card_transaction.transaction_amount": {"gte": 100}}`,
-		Help:        "Only events whose payload matches are delivered; empty: every event subscribed to."},
+		Placeholder: `{"card_transaction.message_type": ["AUTHORIZATION"]}`,
+		Help:        "Each listed path must hold one of its values for an event to be delivered; empty: every event subscribed to."},
 }
 
 // maxHeaderRows is how many custom header rows a form has room for beyond
