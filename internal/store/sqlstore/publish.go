@@ -214,8 +214,12 @@ func (s *Store) commitGroup(group []*publishCall) {
 			}
 		}
 		if err != nil {
-			c.res, c.err = store.PublishResult{}, err
-			close(c.done)
+			// Every call of the group fails with it (the database is
+			// away): none may be left waiting.
+			for _, c := range group {
+				c.res, c.err = store.PublishResult{}, err
+				close(c.done)
+			}
 			return
 		}
 	}
