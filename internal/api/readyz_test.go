@@ -4,14 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
@@ -54,24 +50,7 @@ func TestReadyzWhileWritesFail(t *testing.T) {
 		t.Parallel()
 		dbURL := pgtest.Database(t)
 		in := heraldtest.Start(t, heraldtest.Options{DatabaseURL: dbURL})
-		u, _ := url.Parse(dbURL)
-		name := strings.TrimPrefix(u.Path, "/")
-		admin := func(setting string) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, err := pgx.Connect(ctx, os.Getenv(pgtest.EnvDSN))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close(ctx)
-			// The setting applies to new sessions: end Herald's.
-			for _, q := range []string{"ALTER DATABASE " + name + " " + setting,
-				"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'"} {
-				if _, err := c.Exec(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-		}
+		admin := func(setting string) { pgtest.AlterDatabase(t, dbURL, setting) }
 		checkReadyz(t, in, true, func() { admin("SET default_transaction_read_only = on") },
 			func() { admin("RESET default_transaction_read_only") })
 	})

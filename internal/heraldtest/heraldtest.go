@@ -57,6 +57,8 @@ type Options struct {
 	Retention time.Duration
 	// ProxyURL is --proxy-url.
 	ProxyURL string
+	// SourceRefresh is --source-refresh (0: the default).
+	SourceRefresh time.Duration
 }
 
 // Start runs Herald for the duration of the test.
@@ -75,7 +77,8 @@ func Start(t testing.TB, o Options) *Instance {
 		Addr: "127.0.0.1:0", DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, RetrySchedule: o.RetrySchedule,
 		AllowHTTP: !o.StrictTargets, AllowPrivateTargets: !o.StrictTargets,
 		MaxWebhooksPerTenant: o.MaxWebhooksPerTenant, ShutdownGrace: 2 * time.Second, DisableAfter: o.DisableAfter,
-		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, PortalOrigins: o.PortalOrigins, Retention: o.Retention,
+		MaxConcurrency: o.MaxConcurrency, MaxFanout: o.MaxFanout, Tracing: o.Tracing, PublicURL: o.PublicURL, PortalOrigins: o.PortalOrigins,
+		SourceRefresh: o.SourceRefresh, Retention: o.Retention,
 		ProxyURL: o.ProxyURL,
 		Version:  "test", Logger: slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,4 +59,29 @@ func Database(tb testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// AlterDatabase runs ALTER DATABASE <the test database of dbURL> setting
+// (such as "SET default_transaction_read_only = on") and ends the
+// database's sessions, so that every new one has the setting.
+func AlterDatabase(tb testing.TB, dbURL, setting string) {
+	tb.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, os.Getenv(EnvDSN))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, q := range []string{"ALTER DATABASE " + name + " " + setting,
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'"} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
 }
