@@ -12,9 +12,9 @@ import (
 // OpenAPIDocument builds the document GET /openapi.json serves.
 var OpenAPIDocument = openAPIDocument
 
-// WebhookVerbs are the custom verbs of POST /webhooks/{id}:<verb>, which
-// the router serves through the pattern /webhooks/{id}.
-var WebhookVerbs = webhookVerbs
+// Verbs are the custom verbs of POST <pattern>:<verb>, which the router
+// serves through the pattern (/webhooks/{id}, /notifications/{id}).
+var Verbs = map[string]map[string]bool{"/webhooks/{id}": webhookVerbs, "/notifications/{id}": notificationVerbs}
 
 // OpenAPIResponseTypes maps component schemas of answers to the Go types
 // encoded into them: their members must be the documented properties, and
@@ -32,6 +32,7 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 	"Subjects":         reflect.TypeFor[subjectsJSON](),
 	"EventSummary":     reflect.TypeFor[eventSummaryJSON](),
 	"PortalSession":    reflect.TypeFor[portalJSON](),
+	"BulkResent":       reflect.TypeFor[bulkResendJSON](),
 	"EventList":        reflect.TypeFor[twoWayListJSON[eventSummaryJSON]](),
 	"WebhookList":      reflect.TypeFor[listJSON[webhookJSON]](),
 	"NotificationList": reflect.TypeFor[twoWayListJSON[notificationJSON]](),
@@ -67,5 +68,7 @@ var OpenAPIRequestTypes = map[string]reflect.Type{
 	"SourceCreateRequest":  reflect.TypeFor[sourceInput](),
 	"ReplayRequest":        reflect.TypeFor[replayJSON](),
 	"PortalSessionRequest": reflect.TypeFor[portalInput](),
+	"TestEventRequest":     reflect.TypeFor[testInput](),
+	"BulkResendRequest":    reflect.TypeFor[bulkResendInput](),
 	"SearchRequest":        reflect.TypeFor[searchInput](),
 }

@@ -80,6 +80,11 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 	call(admin, "GET", "/event-types", "/event-types", nil, http.StatusOK)
 	call(admin, "GET", "/event-types/{name}", "/event-types/TRANSACTION", nil, http.StatusOK)
 
+	test := call(admin, "POST", "/webhooks/{id}:test", hook+":test", `{"event": "TRANSACTION", "variant": "REFUND"}`, http.StatusAccepted).Map(t)
+	waitFor(t, in, admin, map[string]any{"notification_id": test["id"], "status": "DELIVERED"}, 1)
+	call(admin, "POST", "/notifications/{id}:resend", "/notifications/"+test["id"].(string)+":resend", nil, http.StatusAccepted)
+	call(admin, "POST", "/notifications/{id}:resend", "/notifications/"+test["id"].(string)+":resend", nil, http.StatusConflict)
+	call(admin, "POST", "/notifications:resend", "/notifications:resend", `{"event": "CARD_STATUS_CHANGE", "dry_run": true}`, http.StatusOK)
 	call(admin, "POST", "/portal-sessions", "/portal-sessions", `{"ttl_seconds": 60, "read_only": true}`, http.StatusCreated)
 	tn := call(admin, "POST", "/tenants", "/tenants", `{"name": "openapi"}`, http.StatusCreated).Map(t)
 	tenantPath := "/tenants/" + tn["id"].(string)
@@ -173,6 +178,7 @@ func TestOpenAPIRequestMembersAreAccepted(t *testing.T) {
 		"EventBatch":           "/events:batch",
 		"TenantCreateRequest":  "/tenants",
 		"PortalSessionRequest": "/portal-sessions",
+		"BulkResendRequest":    "/notifications:resend",
 		"KeyCreateRequest":     "/tenants/" + tn.ID + "/keys",
 		"SourceCreateRequest":  "/sources",
 	} {

@@ -48,6 +48,7 @@ type Store interface {
 	Event(ctx context.Context, tenantID, id string) (store.Event, []store.Notification, error)
 	Events(ctx context.Context, f store.EventFilter, p store.Page) ([]store.Event, store.Paging, error)
 	CreatePortalLink(ctx context.Context, l store.PortalLink) error
+	Resend(ctx context.Context, f store.NotificationFilter, now time.Time, max int, dryRun bool) (int, bool, error)
 	SearchNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) ([]store.Notification, store.Paging, error)
 	RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error)
 	Replay(ctx context.Context, req store.ReplayRequest) (int, error)
@@ -161,6 +162,8 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 		r.Delete("/webhooks/{id}", client(s.deleteWebhook))
 		r.Post("/webhooks/{id}", client(s.webhookVerb))
 		r.Post("/webhooks/{id}/secret:rotate", client(s.rotateSecret))
+		r.Post("/notifications:resend", client(s.bulkResend))
+		r.Post("/notifications/{id}", client(s.notificationVerb))
 
 		r.Post("/events", publisher(s.publish))
 		r.Get("/events", reader(s.listEvents))
@@ -189,7 +192,10 @@ func (s *server) router(authn func(http.Handler) http.Handler) http.Handler {
 }
 
 // webhookVerbs are the custom methods on /webhooks/{id}:<verb>.
-var webhookVerbs = map[string]bool{"ping": true, "replay": true}
+var webhookVerbs = map[string]bool{"ping": true, "replay": true, "test": true}
+
+// notificationVerbs are the custom methods on /notifications/{id}:<verb>.
+var notificationVerbs = map[string]bool{"resend": true}
 
 // methodNotAllowed answers 405, naming the methods the path does accept.
 func methodNotAllowed(r *http.Request) *apiError {

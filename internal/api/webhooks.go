@@ -280,6 +280,8 @@ func (s *server) webhookVerb(w http.ResponseWriter, r *http.Request, p principal
 	switch verb {
 	case "ping":
 		return s.ping(w, r, p, id)
+	case "test":
+		return s.testEvent(w, r, p, id)
 	case "replay":
 		return s.replay(w, r, p, id)
 	default:

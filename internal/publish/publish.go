@@ -83,6 +83,9 @@ type Request struct {
 	// repeat from a reuse of the key.
 	IdempotencyKey string
 	Body           []byte
+	// Webhook, when set, sends the events to this webhook alone (test
+	// events: store.PublishRequest.Webhook).
+	Webhook string
 }
 
 // Publish stores the events and their notifications; when it returns nil
@@ -103,7 +106,7 @@ func (p *Publisher) Publish(ctx context.Context, r Request) (store.PublishResult
 	sum := sha256.Sum256(r.Body)
 	res, err := p.Store.Publish(ctx, store.PublishRequest{
 		TenantID: r.TenantID, Events: r.Events, IdempotencyKey: r.IdempotencyKey, RequestHash: hex.EncodeToString(sum[:]),
-		IdempotencyWindow: IdempotencyWindow, Now: time.Now().UTC(), MaxFanout: p.MaxFanout, Handoff: p.Handoff,
+		IdempotencyWindow: IdempotencyWindow, Now: time.Now().UTC(), MaxFanout: p.MaxFanout, Handoff: p.Handoff, Webhook: r.Webhook,
 	})
 	if err != nil {
 		return res, err

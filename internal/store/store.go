@@ -333,6 +333,10 @@ type PublishRequest struct {
 	// Handoff, when set, takes the notifications it has room for straight
 	// from this publish (see Handoff).
 	Handoff Handoff
+	// Webhook, when set, sends the events to this webhook of the tenant
+	// alone, whatever it subscribes to or filters (a test event); a webhook
+	// not found (deleted since) fails the publish with ErrNotFound.
+	Webhook string
 }
 
 // NotificationRef names a notification created by a publish.

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SubjectSearch", testSubjectSearch},
 		{"SubjectPaging", testSubjectPaging},
 		{"RequeueExpired", testRequeueExpired},
+		{"PublishTest", testPublishTest},
+		{"Resend", testResend},
 		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},

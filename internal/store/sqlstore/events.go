@@ -76,6 +76,12 @@ func (s *Store) publishOne(ctx context.Context, tx *tx, c *publishCall, hooks []
 		}
 	}
 	receivers, fanout := fanOut(req.Events, hooks)
+	if req.Webhook != "" {
+		if receivers, fanout = testFanOut(req.Events, hooks, req.Webhook); fanout == 0 {
+			c.err = fmt.Errorf("webhook %q: %w", req.Webhook, store.ErrNotFound)
+			return nil
+		}
+	}
 	if req.MaxFanout > 0 && fanout > req.MaxFanout {
 		c.err = fmt.Errorf("%d notifications, over the bound of %d: %w", fanout, req.MaxFanout, store.ErrFanout)
 		return nil

@@ -117,6 +117,12 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
 // moved.
 func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error) {
 	f.Status = store.StatusExpired
+	return s.requeue(ctx, f, now)
+}
+
+// requeue puts the notifications matching f (a filter of final statuses)
+// of live webhooks back to PENDING, due at now, with a fresh retry budget.
+func (s *Store) requeue(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error) {
 	where, args := filterSQL(f)
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
