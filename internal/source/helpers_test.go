@@ -53,6 +53,11 @@ func getSource(t *testing.T, in *heraldtest.Instance, id string) sourceState {
 func waitConsumed(t *testing.T, in *heraldtest.Instance, id string, published, duplicates, rejected int64) sourceState {
 	t.Helper()
 	var s sourceState
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source state: %+v", s)
+		}
+	})
 	heraldtest.Eventually(t, 60*time.Second, fmt.Sprintf("%d published, %d duplicates, %d rejected", published, duplicates, rejected), func() bool {
 		s = getSource(t, in, id)
 		return s.State.Published >= published && s.State.Duplicates >= duplicates && s.State.Rejected >= rejected

@@ -31,16 +31,23 @@ func TestRabbitMQ(t *testing.T) {
 
 	msgs := cards("m", 0, 300)
 	msgs = append(msgs, brokertest.Message{ID: "ni", Body: niEnvelope(t)}, brokertest.Message{Body: card(1000)}) // no message id
-	msgs = append(msgs, cards("m", 0, 10)...)                                                                    // redelivered: same ids, same bodies
-	reused := brokertest.Message{ID: "m-1", Body: card(2000)}                                                    // a known id with another body
-	for _, bad := range invalid {
-		msgs = append(msgs, bad.msg)
-	}
-	msgs = append(msgs, reused)
 	if err := q.Publish(t.Context(), msgs...); err != nil {
 		t.Fatal(err)
 	}
 	id := createSource(t, in, map[string]any{"type": "rabbitmq", "url": brokertest.RabbitMQURL, "tenant": "default", "queue": q.Name})
+	waitConsumed(t, in, id, 302, 0, 0)
+	// Once those are published (batches are published concurrently, so
+	// which of two messages with one id came first is known only then):
+	// redeliveries (same ids, same bodies), invalid messages, and a known id
+	// with another body.
+	msgs = cards("m", 0, 10)
+	for _, bad := range invalid {
+		msgs = append(msgs, bad.msg)
+	}
+	msgs = append(msgs, brokertest.Message{ID: "m-1", Body: card(2000)})
+	if err := q.Publish(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
 	s := waitConsumed(t, in, id, 302, 10, int64(len(invalid)+1))
 	if s.State.Published != 302 || s.State.Duplicates != 10 || s.State.Rejected != int64(len(invalid)+1) || s.Rejected != s.State.Rejected {
 		t.Fatalf("source state %+v", s)
