@@ -59,6 +59,17 @@ func TestRabbitMQ(t *testing.T) {
 		t.Errorf("%d notifications, want 302 (one per event for the one webhook)", n)
 	}
 	heraldtest.Eventually(t, 30*time.Second, "every event delivered", func() bool { return rc.count() == 302 })
+	metrics := string(in.Do(t, "", "GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`herald_source_messages_total{outcome="published",source="` + id + `"} 302`,
+		`herald_source_messages_total{outcome="duplicate",source="` + id + `"} 10`,
+		`herald_source_messages_total{outcome="rejected",source="` + id + `"} 4`,
+		`herald_source_connected{source="` + id + `"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	rej := rejected(t, in, id)
 	byID := map[string]string{}
