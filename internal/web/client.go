@@ -38,6 +38,8 @@ func (e *apiError) Error() string {
 type paging struct {
 	After   string `json:"after"`
 	HasMore bool   `json:"has_more"`
+	// Before is the cursor of the newer page (searches only).
+	Before string `json:"before"`
 }
 
 // webhook is a webhook as the API shows it (secrets already masked; the
@@ -98,6 +100,7 @@ type notification struct {
 	EventID       string          `json:"event_id"`
 	WebhookID     string          `json:"webhook_id"`
 	Event         string          `json:"event"`
+	Test          bool            `json:"test"`
 	Status        string          `json:"status"`
 	AttemptCount  int             `json:"attempt_count"`
 	NextAttemptAt string          `json:"next_attempt_at"`
@@ -143,8 +146,13 @@ type searchQuery struct {
 	Status         string `json:"status,omitempty"`
 	From           string `json:"from,omitempty"`
 	To             string `json:"to,omitempty"`
+	CardID         string `json:"card_id,omitempty"`
+	UserID         string `json:"user_id,omitempty"`
+	AccountID      string `json:"account_id,omitempty"`
+	TransactionID  string `json:"transaction_id,omitempty"`
 	Limit          int    `json:"limit,omitempty"`
 	After          string `json:"after,omitempty"`
+	Before         string `json:"before,omitempty"`
 	// IncludePayload asks for the event payloads (one notification's page
 	// shows it; the list does not).
 	IncludePayload bool `json:"include_payload,omitempty"`
@@ -410,5 +418,59 @@ type rotated struct {
 func (c *client) rotate(ctx context.Context, id string) (rotated, error) {
 	var out rotated
 	err := c.do(ctx, http.MethodPost, "/webhooks/"+url.PathEscape(id)+"/secret:rotate", nil, &out)
+	return out, err
+}
+
+// resend re-sends one notification in any final status.
+func (c *client) resend(ctx context.Context, id string) (notification, error) {
+	var out notification
+	err := c.do(ctx, http.MethodPost, "/notifications/"+url.PathEscape(id)+":resend", nil, &out)
+	return out, err
+}
+
+// bulkResend re-sends (or, dry, counts) the final notifications a search
+// finds: POST /notifications:resend with the search's filters.
+func (c *client) bulkResend(ctx context.Context, q searchQuery, dry bool) (int, bool, error) {
+	q.Limit, q.After, q.Before, q.IncludePayload = 0, "", "", false // a search's paging is not a filter
+	in := struct {
+		searchQuery
+		DryRun bool `json:"dry_run,omitempty"`
+	}{q, dry}
+	var out struct {
+		Count   int  `json:"count"`
+		HasMore bool `json:"has_more"`
+	}
+	err := c.do(ctx, http.MethodPost, "/notifications:resend", in, &out)
+	return out.Count, out.HasMore, err
+}
+
+// testEvent sends a test event to a webhook: the sample of event (and
+// variant), or payload when it is not empty.
+func (c *client) testEvent(ctx context.Context, id, event, variant string, payload json.RawMessage) (notification, error) {
+	in := map[string]any{"event": event}
+	if len(payload) > 0 {
+		in["payload"] = payload
+	} else if variant != "" {
+		in["variant"] = variant
+	}
+	var out notification
+	err := c.do(ctx, http.MethodPost, "/webhooks/"+url.PathEscape(id)+":test", in, &out)
+	return out, err
+}
+
+// event is an event as GET /events/{id} shows it, with its fan-out.
+type event struct {
+	ID            string            `json:"id"`
+	Event         string            `json:"event"`
+	Payload       json.RawMessage   `json:"payload"`
+	Created       string            `json:"created"`
+	Test          bool              `json:"test"`
+	Subjects      map[string]string `json:"subjects"`
+	Notifications []notification    `json:"notifications"`
+}
+
+func (c *client) event(ctx context.Context, id string) (event, error) {
+	var out event
+	err := c.do(ctx, http.MethodGet, "/events/"+url.PathEscape(id), nil, &out)
 	return out, err
 }

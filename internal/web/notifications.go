@@ -22,26 +22,41 @@ type filters struct {
 	Last    string // a recent window: 1h, 24h, 7d (used when From is empty)
 	From    string // datetime-local, UTC
 	To      string
-	After   string
+	// The ids the events are about.
+	Card, User, Account, Transaction string
+	After, Before                    string // paging cursors
 }
 
 func filtersFrom(q url.Values) filters {
 	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
 	return filters{ID: g("id"), EventID: g("event_id"), Event: g("event"), Status: g("status"), Webhook: g("webhook"),
-		Last: g("last"), From: g("from"), To: g("to"), After: g("after")}
+		Last: g("last"), From: g("from"), To: g("to"), Card: g("card_id"), User: g("user_id"), Account: g("account_id"),
+		Transaction: g("transaction_id"), After: g("after"), Before: g("before")}
 }
 
-// query is the list's URL query for these filters, paging from after.
-func (f filters) query(after string) string {
-	return query("id", f.ID, "event_id", f.EventID, "event", f.Event, "status", f.Status, "webhook", f.Webhook,
-		"last", f.Last, "from", f.From, "to", f.To, "after", after)
+// query is the list's URL query for these filters, paging from a cursor
+// ("after" or "before", value c).
+func (f filters) query(cursor, c string) string {
+	pairs := []string{"id", f.ID, "event_id", f.EventID, "event", f.Event, "status", f.Status, "webhook", f.Webhook,
+		"last", f.Last, "from", f.From, "to", f.To, "card_id", f.Card, "user_id", f.User, "account_id", f.Account,
+		"transaction_id", f.Transaction}
+	if cursor != "" {
+		pairs = append(pairs, cursor, c)
+	}
+	return query(pairs...)
+}
+
+// Subjects reports whether the filters name a card, user, account or
+// transaction.
+func (f filters) Subjects() bool {
+	return f.Card != "" || f.User != "" || f.Account != "" || f.Transaction != ""
 }
 
 // window is a choice of the "last" filter.
 type window struct{ Value, Label string }
 
 // Query is the list's URL query for these filters, from the newest.
-func (f filters) Query() string { return f.query("") }
+func (f filters) Query() string { return f.query("", "") }
 
 // windows are the choices of the "last" filter.
 var windows = []window{
@@ -61,7 +76,8 @@ func parseLocal(s string) (time.Time, error) {
 // searchQuery turns the filters into an API search.
 func (f filters) searchQuery(now time.Time) (searchQuery, error) {
 	q := searchQuery{NotificationID: f.ID, EventID: f.EventID, Event: f.Event, Status: f.Status, WebhookID: f.Webhook,
-		Limit: notificationsPerPage, After: f.After}
+		CardID: f.Card, UserID: f.User, AccountID: f.Account, TransactionID: f.Transaction,
+		Limit: notificationsPerPage, After: f.After, Before: f.Before}
 	switch {
 	case f.From != "":
 		t, err := parseLocal(f.From)
@@ -95,8 +111,12 @@ type notificationsData struct {
 	Endpoints map[string]string
 	Table     notesTable
 	Paging    paging
-	NextPage  string
+	NextPage  string // older
+	NewerPage string
 	Error     string
+	// Final counts the notifications in a final status on this page: the
+	// bulk re-send is offered when there is one.
+	Final int
 }
 
 // notificationList shows recent notifications, filtered; a search by
@@ -135,16 +155,28 @@ func (h *handler) notificationList(w http.ResponseWriter, r *http.Request, rq *r
 	default:
 		d.Error, status = err.Error(), http.StatusBadRequest
 	}
-	if f.ID != "" && f.After == "" && len(notes) == 1 && notes[0].ID == f.ID {
+	if f.ID != "" && f.After == "" && f.Before == "" && len(notes) == 1 && notes[0].ID == f.ID {
 		h.redirect(w, r, "/notifications/"+url.PathEscape(f.ID))
 		return
 	}
 	d.Table = notesTable{Caption: "Notifications, newest first", Prefix: h.prefix, Now: h.now(), Notes: notes,
 		Endpoints: d.Endpoints, ShowWebhook: true}
 	if d.Paging.HasMore {
-		d.NextPage = f.query(d.Paging.After)
+		d.NextPage = f.query("after", d.Paging.After)
 	}
-	h.render(w, r, rq, status, "notifications", view{Title: "Notifications", Nav: "notifications", Data: d})
+	if d.Paging.Before != "" {
+		d.NewerPage = f.query("before", d.Paging.Before)
+	}
+	v := view{Title: "Notifications", Nav: "notifications", Data: d}
+	for _, n := range notes {
+		if n.Status == "PENDING" {
+			v.Refresh = listRefresh // pending ones: show their outcome when it lands
+		} else {
+			d.Final++
+		}
+	}
+	v.Data = d
+	h.render(w, r, rq, status, "notifications", v)
 }
 
 // eventNames are the event catalogue's names.
@@ -197,18 +229,81 @@ func (h *handler) notificationPage(w http.ResponseWriter, r *http.Request, rq *r
 	h.render(w, r, rq, http.StatusOK, "notification", v)
 }
 
-// resendAction re-sends one EXPIRED notification.
+// resendAction re-sends one notification in any final status.
 func (h *handler) resendAction(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
-	n, err := rq.api.sendExpired(r.Context(), "", []string{id})
+	if _, err := rq.api.resend(r.Context(), id); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			h.setFlash(w, r, flash{Text: "Nothing was re-sent: " + ae.Message + "."})
+			h.redirect(w, r, "/notifications/"+url.PathEscape(id))
+			return
+		}
+		h.apiFailure(w, r, rq, err)
+		return
+	}
+	h.setFlash(w, r, flash{OK: true, Text: "Re-sent: the notification is PENDING again with a fresh retry budget."})
+	h.redirect(w, r, "/notifications/"+url.PathEscape(id))
+}
+
+// listRefresh is how often a list with pending notifications reloads.
+const listRefresh = 5
+
+// bulkForm asks before re-sending what the list's filters find, with its
+// count (a dry run of the API).
+func (h *handler) bulkForm(w http.ResponseWriter, r *http.Request, rq *request) {
+	f := filtersFrom(r.URL.Query())
+	q, err := f.searchQuery(h.now())
+	if err != nil {
+		h.renderError(w, r, rq, http.StatusBadRequest, err.Error())
+		return
+	}
+	n, more, err := rq.api.bulkResend(r.Context(), q, true)
 	if err != nil {
 		h.apiFailure(w, r, rq, err)
 		return
 	}
-	if n == 0 {
-		h.setFlash(w, r, flash{Text: "Nothing was re-sent: the notification is not EXPIRED (or its webhook is gone)."})
-	} else {
-		h.setFlash(w, r, flash{OK: true, Text: "Re-sent: the notification is PENDING again with a fresh retry budget."})
+	count := fmt.Sprint(n)
+	if more {
+		count = fmt.Sprintf("The first %d (newest first) of more than %d", n, n)
 	}
-	h.redirect(w, r, "/notifications/"+url.PathEscape(id))
+	hidden := map[string]string{}
+	for k, v := range r.URL.Query() {
+		if k != "after" && k != "before" && len(v) > 0 {
+			hidden[k] = v[0]
+		}
+	}
+	back := h.prefix + "/notifications" + f.Query()
+	if n == 0 {
+		h.setFlash(w, r, flash{Text: "Nothing to re-send: no notification these filters find is in a final status (or their webhooks are deleted)."})
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, rq, http.StatusOK, "confirm", view{Title: "Re-send notifications", Nav: "notifications", Data: confirmData{
+		Question: fmt.Sprintf("Re-send %s notification%s?", count, plural(n)),
+		Detail: "Every notification these filters find that is DELIVERED, EXPIRED or CANCELLED (of a webhook not deleted) goes back to PENDING " +
+			"with a fresh retry budget, and is delivered again: receivers see each one again, with the same webhook-id.",
+		Action: h.prefix + "/notifications/resend", Button: "Re-send them", Cancel: back, Hidden: hidden,
+	}})
+}
+
+// bulkAction re-sends what the posted filters find.
+func (h *handler) bulkAction(w http.ResponseWriter, r *http.Request, rq *request) {
+	f := filtersFrom(r.PostForm)
+	q, err := f.searchQuery(h.now())
+	if err != nil {
+		h.renderError(w, r, rq, http.StatusBadRequest, err.Error())
+		return
+	}
+	n, more, err := rq.api.bulkResend(r.Context(), q, false)
+	if err != nil {
+		h.apiFailure(w, r, rq, err)
+		return
+	}
+	text := fmt.Sprintf("Re-sent %d notification%s.", n, plural(n))
+	if more {
+		text += " More matched: re-send again for the next ones."
+	}
+	h.setFlash(w, r, flash{OK: true, Text: text})
+	http.Redirect(w, r, h.prefix+"/notifications"+f.Query(), http.StatusSeeOther)
 }

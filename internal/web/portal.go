@@ -49,7 +49,7 @@ func ParseOrigins(s string) ([]string, error) {
 // contentPolicy is the dashboard's Content-Security-Policy, with the
 // frame-ancestors given.
 func contentPolicy(frameAncestors string) string {
-	return "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+	return "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; " +
 		"form-action 'self'; frame-ancestors " + frameAncestors + "; base-uri 'none'"
 }
 

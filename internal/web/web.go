@@ -182,6 +182,11 @@ func (h *handler) signedInRoutes() []route {
 		{"GET", "/notifications", h.notificationList},
 		{"GET", "/notifications/{id}", h.notificationPage},
 		{"POST", "/notifications/{id}/resend", h.resendAction},
+		{"GET", "/notifications/resend", h.bulkForm},
+		{"POST", "/notifications/resend", h.bulkAction},
+		{"GET", "/events/{id}", h.eventPage},
+		{"GET", "/webhooks/{id}/test", h.testForm},
+		{"POST", "/webhooks/{id}/test", h.testAction},
 	}
 }
 

@@ -280,8 +280,8 @@ func TestNotificationSearchAndFilters(t *testing.T) {
 			t.Errorf("delivered notification page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, `id="resend"`) {
-		t.Error("a delivered notification offers a re-send")
+	if !strings.Contains(body, `id="resend"`) {
+		t.Error("a delivered notification offers no re-send")
 	}
 	body = b.mustPage("/ui/notifications/"+expired, http.StatusOK)
 	for _, want := range []string{"http_status", "500", "&lt;b&gt;for maintenance&lt;/b&gt;", `data-status="failure"`} {
@@ -329,9 +329,21 @@ func TestActions(t *testing.T) {
 	if notificationStatus(t, in, expired[1]) != "EXPIRED" {
 		t.Fatal("re-sending one re-sent another")
 	}
+	// A delivered one is re-sent too (the receiver gets it again); a
+	// pending one is not.
 	b.post("/ui/notifications/"+expired[0]+"/resend", url.Values{"csrf": {token}})
-	if body := b.mustPage("/ui/notifications/"+expired[0], http.StatusOK); !strings.Contains(body, "Nothing was re-sent") {
-		t.Error("re-sending a delivered notification is not explained")
+	if body := b.mustPage("/ui/notifications/"+expired[0], http.StatusOK); !strings.Contains(body, "Re-sent: the notification is PENDING again") {
+		t.Error("re-sending a delivered notification is not done")
+	}
+	waitStatus(t, in, expired[0], "DELIVERED")
+	held := in.Admin(t, http.MethodPost, "/webhooks", map[string]any{"endpoint": rc.URL + "/held", "events": []string{"TRANSACTION"}, "status": "DISABLED"})
+	if held.Status != http.StatusCreated {
+		t.Fatalf("create a disabled webhook: %d %s", held.Status, held.Body)
+	}
+	late := publish(t, in, `{"event": "TRANSACTION", "card_transaction": {"id": "t-1", "message_type": "API", "transaction_type": "WALLET_CREDIT"}}`)[0]
+	b.post("/ui/notifications/"+late+"/resend", url.Values{"csrf": {token}})
+	if body := b.mustPage("/ui/notifications/"+late, http.StatusOK); !strings.Contains(body, "Nothing was re-sent") || !strings.Contains(body, "is PENDING") {
+		t.Error("re-sending a pending notification is not explained")
 	}
 	b.post("/ui/webhooks/"+id+"/sendexpired", url.Values{"csrf": {token}})
 	if body := b.mustPage("/ui/webhooks/"+id, http.StatusOK); !strings.Contains(body, "Re-sent 2 expired notifications.") {
@@ -341,9 +353,9 @@ func TestActions(t *testing.T) {
 		waitStatus(t, in, n, "DELIVERED")
 	}
 	body = b.mustPage("/ui/webhooks/"+id, http.StatusOK)
-	if !regexp.MustCompile(`delivered \(solid\): <strong>3</strong>`).MatchString(body) ||
+	if !regexp.MustCompile(`delivered \(solid\): <strong>4</strong>`).MatchString(body) ||
 		!regexp.MustCompile(`failed \(hatched\): <strong>3</strong>`).MatchString(body) {
-		t.Error("the chart does not count 3 successes and 3 failures")
+		t.Error("the chart does not count 4 successes and 3 failures")
 	}
 
 	// Disable and enable.
@@ -393,11 +405,12 @@ func TestStaticAndHeaders(t *testing.T) {
 		t.Errorf("/ui/static/ lists the assets: %d", p.Status)
 	}
 	p = b.get("/ui/signin")
-	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
-		t.Errorf("CSP %q", csp)
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'self';") ||
+		strings.Contains(csp, "unsafe") {
+		t.Errorf("CSP %q: want scripts of the dashboard's own only, never inline", csp)
 	}
-	if strings.Contains(p.Body, "<script") || strings.Contains(p.Body, "http://") || strings.Contains(p.Body, "https://") {
-		t.Error("the sign-in page loads a script or something from elsewhere")
+	if regexp.MustCompile(`<script(?: [^>]*)?>[^<]`).MatchString(p.Body) || strings.Contains(p.Body, "http://") || strings.Contains(p.Body, "https://") {
+		t.Error("the sign-in page has an inline script or loads something from elsewhere")
 	}
 	// The API is untouched by the mount.
 	if p := b.get("/healthz"); p.Status != http.StatusOK {

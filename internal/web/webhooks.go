@@ -157,10 +157,14 @@ func (h *handler) webhookList(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	rows := make([]webhookRow, len(hooks))
+	refresh := 0
 	for i, hk := range hooks {
 		rows[i] = webhookRow{Hook: hk, Stats: st[i]}
+		if st[i].Pending > 0 && hk.Status == "ACTIVE" {
+			refresh = listRefresh // their outcomes are on their way
+		}
 	}
-	h.render(w, r, rq, http.StatusOK, "webhooks", view{Title: "Webhooks", Nav: "webhooks", Data: struct {
+	h.render(w, r, rq, http.StatusOK, "webhooks", view{Title: "Webhooks", Nav: "webhooks", Refresh: refresh, Data: struct {
 		Rows   []webhookRow
 		Paging paging
 		After  string
@@ -219,7 +223,11 @@ func (h *handler) webhookPage(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	d.Expired, d.ExpiredMore = len(expired), pg.HasMore
-	h.render(w, r, rq, http.StatusOK, "webhook", view{Title: "Webhook " + hk.Endpoint, Nav: "webhooks", Data: d})
+	v := view{Title: "Webhook " + hk.Endpoint, Nav: "webhooks", Data: d}
+	if d.Stats.Pending > 0 && hk.Status == "ACTIVE" {
+		v.Refresh = listRefresh
+	}
+	h.render(w, r, rq, http.StatusOK, "webhook", v)
 }
 
 // searchAll reads up to chartPages pages of 1000 notifications; partial
