@@ -82,8 +82,12 @@ func TestOpenAPIAnswersMatchDocument(t *testing.T) {
 
 	test := call(admin, "POST", "/webhooks/{id}:test", hook+":test", `{"event": "TRANSACTION", "variant": "REFUND"}`, http.StatusAccepted).Map(t)
 	waitFor(t, in, admin, map[string]any{"notification_id": test["id"], "status": "DELIVERED"}, 1)
+	// With the webhook disabled the re-sent notification stays PENDING, so
+	// the second re-send is a conflict whatever the dispatcher does.
+	call(admin, "PUT", "/webhooks/{id}", hook, `{"status": "DISABLED"}`, http.StatusOK)
 	call(admin, "POST", "/notifications/{id}:resend", "/notifications/"+test["id"].(string)+":resend", nil, http.StatusAccepted)
 	call(admin, "POST", "/notifications/{id}:resend", "/notifications/"+test["id"].(string)+":resend", nil, http.StatusConflict)
+	call(admin, "PUT", "/webhooks/{id}", hook, `{"status": "ACTIVE"}`, http.StatusOK)
 	call(admin, "POST", "/notifications:resend", "/notifications:resend", `{"event": "CARD_STATUS_CHANGE", "dry_run": true}`, http.StatusOK)
 	call(admin, "POST", "/portal-sessions", "/portal-sessions", `{"ttl_seconds": 60, "read_only": true}`, http.StatusCreated)
 	tn := call(admin, "POST", "/tenants", "/tenants", `{"name": "openapi"}`, http.StatusCreated).Map(t)
