@@ -41,6 +41,7 @@ var OpenAPIResponseTypes = map[string]reflect.Type{
 	"SecretRotated":    reflect.TypeFor[rotatedJSON](),
 	"Notification":     reflect.TypeFor[notificationJSON](),
 	"Attempt":          reflect.TypeFor[attemptJSON](),
+	"AttemptHeader":    reflect.TypeFor[headerJSON](),
 	"Published":        reflect.TypeFor[publishedJSON](),
 	"NotificationRef":  reflect.TypeFor[notificationRefJSON](),
 	"Event":            reflect.TypeFor[eventJSON](),

@@ -86,6 +86,24 @@ type attemptJSON struct {
 	ResponseBody string  `json:"response_body"`
 	ErrorKind    string  `json:"error_kind,omitempty"`
 	Error        string  `json:"error,omitempty"`
+	// The headers sent (credentials masked) and received (bounded); empty
+	// for attempts recorded before Herald kept them.
+	RequestHeaders  []headerJSON `json:"request_headers"`
+	ResponseHeaders []headerJSON `json:"response_headers"`
+}
+
+// headerJSON is one header of an attempt.
+type headerJSON struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func headersJSON(hs []store.Header) []headerJSON {
+	out := make([]headerJSON, len(hs))
+	for i, h := range hs {
+		out[i] = headerJSON{Name: h.Name, Value: h.Value}
+	}
+	return out
 }
 
 type notificationJSON struct {
@@ -116,6 +134,7 @@ func toNotificationJSON(n store.Notification) notificationJSON {
 		out.Attempts = append(out.Attempts, attemptJSON{
 			Attempt: a.Number, Time: formatTime(a.Started), DurationMS: float64(a.Duration.Microseconds()) / 1000,
 			StatusCode: a.StatusCode, ResponseBody: a.ResponseBody, ErrorKind: a.ErrorKind, Error: a.Error,
+			RequestHeaders: headersJSON(a.RequestHeaders), ResponseHeaders: headersJSON(a.ResponseHeaders),
 		})
 	}
 	return out

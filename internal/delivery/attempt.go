@@ -47,6 +47,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 		Attempt: store.Attempt{
 			NotificationID: n.ID, Number: n.Attempt, Started: out.Started, Duration: out.Duration,
 			StatusCode: out.StatusCode, ResponseBody: out.ResponseBody, ErrorKind: out.ErrorKind, Error: out.Error,
+			RequestHeaders: out.RequestHeaders, ResponseHeaders: out.ResponseHeaders,
 		},
 		Status: v.Status, NextAttemptAt: v.Next, ProbeAt: v.ProbeAt,
 	}

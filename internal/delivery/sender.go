@@ -133,6 +133,9 @@ type Outcome struct {
 	Error        string
 	// RetryAfter is the delay a 429 or 503 answer asked for, if any.
 	RetryAfter time.Duration
+	// RequestHeaders are the headers sent, credentials masked, and
+	// ResponseHeaders the answer's, bounded (see headers.go).
+	RequestHeaders, ResponseHeaders []store.Header
 }
 
 // OK reports whether the attempt succeeded.
@@ -144,14 +147,16 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 	defer cancel()
 	out := Outcome{Started: time.Now()}
 	var resp *http.Response
+	var sent http.Header
 	cl, err := s.clientsFor(t)
 	switch {
 	case err != nil:
 	case t.Webhook.Config.OAuth2 == nil:
-		resp, err = s.post(ctx, cl.endpoint, t, m, "")
+		resp, err = s.post(ctx, cl.endpoint, t, m, "", &sent)
 	default:
-		resp, err = s.postWithToken(ctx, cl, t, m)
+		resp, err = s.postWithToken(ctx, cl, t, m, &sent)
 	}
+	out.RequestHeaders = sentHeaders(sent, &t.Webhook)
 	if err != nil {
 		out.Duration = time.Since(out.Started)
 		out.ErrorKind, out.Error = classify(err), cleanText(err.Error(), ResponseExcerpt)
@@ -164,6 +169,7 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 	out.Duration = time.Since(out.Started)
 	out.StatusCode = resp.StatusCode
 	out.ResponseBody = cleanText(string(excerpt), ResponseExcerpt)
+	out.ResponseHeaders = receivedHeaders(resp.Header)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		out.ErrorKind = ErrKindRedirect
@@ -187,7 +193,8 @@ func (s *Sender) Send(ctx context.Context, t *Target, m Message) Outcome {
 }
 
 // post makes one request; bearer, when set, is the OAuth2 access token.
-func (s *Sender) post(ctx context.Context, client *http.Client, t *Target, m Message, bearer string) (*http.Response, error) {
+// sent is given the request's headers (Do leaves them as they were set).
+func (s *Sender) post(ctx context.Context, client *http.Client, t *Target, m Message, bearer string, sent *http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook.Endpoint, bytes.NewReader(m.Body))
 	if err != nil {
 		return nil, &requestError{err}
@@ -197,19 +204,20 @@ func (s *Sender) post(ctx context.Context, client *http.Client, t *Target, m Mes
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	*sent = req.Header
 	return client.Do(req)
 }
 
 // postWithToken makes the request with the webhook's OAuth2 token. A 401
 // earns one fresh token and one immediate retry, within the same attempt.
 // A token that cannot be had is a *tokenError.
-func (s *Sender) postWithToken(ctx context.Context, cl clients, t *Target, m Message) (*http.Response, error) {
+func (s *Sender) postWithToken(ctx context.Context, cl clients, t *Target, m Message, sent *http.Header) (*http.Response, error) {
 	src, gen := s.tokens.source(&t.Webhook, cl)
 	tok, err := token(src)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.post(ctx, cl.endpoint, t, m, tok.AccessToken)
+	resp, err := s.post(ctx, cl.endpoint, t, m, tok.AccessToken, sent)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -218,7 +226,7 @@ func (s *Sender) postWithToken(ctx context.Context, cl clients, t *Target, m Mes
 	if tok, err = token(s.tokens.renew(&t.Webhook, cl, gen)); err != nil {
 		return nil, fmt.Errorf("after a 401: %w", err)
 	}
-	return s.post(ctx, cl.endpoint, t, m, tok.AccessToken)
+	return s.post(ctx, cl.endpoint, t, m, tok.AccessToken, sent)
 }
 
 // niResponseCode reads response.status.code from an NI answer, if present.

@@ -287,6 +287,10 @@ type Attempt struct {
 	// blocked_address, http_status, redirect, ...); empty on success.
 	ErrorKind string
 	Error     string
+	// RequestHeaders are the headers sent, credentials masked;
+	// ResponseHeaders the answer's (bounded). Attempts recorded before
+	// headers were kept have none.
+	RequestHeaders, ResponseHeaders []Header
 }
 
 // Page asks for one page of a listing: at most Limit items after the item

@@ -242,7 +242,9 @@ func BenchClaimComplete(b *testing.B, newStore NewStoreFunc) {
 		}
 		results = results[:0]
 		for _, x := range got {
-			results = append(results, result(x, store.StatusDelivered, now, time.Time{}))
+			r := result(x, store.StatusDelivered, now, time.Time{})
+			r.Attempt.RequestHeaders, r.Attempt.ResponseHeaders = deliveryHeaders(r.Attempt) // as a delivery records them
+			results = append(results, r)
 		}
 		if _, err := s.Complete(ctx, store.Completion{Results: results, Now: now, Health: policy.Policy{}}); err != nil {
 			b.Fatal(err)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -115,4 +116,55 @@ func testResend(t *testing.T, newStore NewStoreFunc) {
 			t.Fatalf("re-sent %s claimed for attempt %d, want 2", c.ID, c.Attempt)
 		}
 	}
+}
+
+// benchHeaders are an attempt's headers as a delivery records them.
+var benchHeaders = struct{ sent, received []store.Header }{
+	sent: []store.Header{{Name: "Authorization", Value: "Basic ********"}, {Name: "Content-Type", Value: "application/json"},
+		{Name: "Herald-Attempt", Value: "1"}, {Name: "Herald-Event", Value: "TRANSACTION"}, {Name: "User-Agent", Value: "Herald/1.0.0"},
+		{Name: "Webhook-Id", Value: "01a2344a-ce29-7a3b-a7ad-ba8dcd8b696c"},
+		{Name: "Webhook-Signature", Value: "v1,0tiG5OJcFYt+BaShi2ieOpZRrbCDnLd3EOiprvg5znU="}, {Name: "Webhook-Timestamp", Value: "1796173647"},
+		{Name: "X-Api-Key", Value: "********"}},
+	received: []store.Header{{Name: "Content-Length", Value: "2"}, {Name: "Content-Type", Value: "text/plain; charset=utf-8"},
+		{Name: "Date", Value: "Wed, 02 Dec 2026 01:07:27 GMT"}},
+}
+
+// An attempt's headers are kept with it, in order, whatever they hold.
+func testAttemptHeaders(t *testing.T, newStore NewStoreFunc) {
+	s, _ := newStore(t)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "*")
+	ids := PublishTo(t, s, ten.ID, w.ID, 2, T0)
+	now := T0.Add(time.Minute)
+	c := Claim(t, s, "d", now, 2, w.ID)
+	with := result(c[0], store.StatusDelivered, now, time.Time{})
+	odd := []store.Header{{Name: "X-Quote", Value: `"a"\b ü`}, {Name: "X-Empty", Value: ""}}
+	with.Attempt.RequestHeaders, with.Attempt.ResponseHeaders = benchHeaders.sent, odd
+	complete(t, s, now, with, result(c[1], store.StatusDelivered, now, time.Time{}))
+	for i, want := range []struct{ sent, received []store.Header }{{benchHeaders.sent, odd}, {nil, nil}} {
+		n := note(t, s, ten.ID, ids[i])
+		if len(n.AttemptLog) != 1 {
+			t.Fatalf("notification %d has %d attempts", i, len(n.AttemptLog))
+		}
+		a := n.AttemptLog[0]
+		if !slices.Equal(a.RequestHeaders, want.sent) || !slices.Equal(a.ResponseHeaders, want.received) {
+			t.Fatalf("attempt %d headers: sent %v, received %v; want %v, %v", i, a.RequestHeaders, a.ResponseHeaders, want.sent, want.received)
+		}
+	}
+}
+
+// deliveryHeaders are the headers a delivery of a sends and receives.
+func deliveryHeaders(a store.Attempt) (sent, received []store.Header) {
+	sent = slices.Clone(benchHeaders.sent)
+	for i, h := range sent {
+		switch h.Name {
+		case "Herald-Attempt":
+			sent[i].Value = strconv.Itoa(a.Number)
+		case "Webhook-Id":
+			sent[i].Value = a.NotificationID
+		case "Webhook-Timestamp":
+			sent[i].Value = strconv.FormatInt(a.Started.Unix(), 10)
+		}
+	}
+	return sent, benchHeaders.received
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"RequeueExpired", testRequeueExpired},
 		{"PublishTest", testPublishTest},
 		{"Resend", testResend},
+		{"AttemptHeaders", testAttemptHeaders},
 		{"Retention", testRetention},
 		{"CrashWhileLeased", testCrashWhileLeased},
 		{"ConcurrentPublishClaim", testConcurrentPublishClaim},

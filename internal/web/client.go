@@ -118,6 +118,14 @@ type attempt struct {
 	ResponseBody string  `json:"response_body"`
 	ErrorKind    string  `json:"error_kind"`
 	Error        string  `json:"error"`
+	// The headers sent (credentials masked by Herald) and received.
+	RequestHeaders  []attemptHeader `json:"request_headers"`
+	ResponseHeaders []attemptHeader `json:"response_headers"`
+}
+
+type attemptHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // OK reports whether the attempt succeeded (the API gives failures a kind).

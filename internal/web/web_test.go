@@ -205,10 +205,11 @@ func TestPagesEscapeEverything(t *testing.T) {
 	b.mustSignIn(heraldtest.AdminKey, "")
 
 	pages := map[string][]string{
-		"/ui/webhooks":                {"&lt;script&gt;alert(1)&lt;/script&gt;", `data-status="ACTIVE"`, "0%"},
-		"/ui/webhooks/" + id:          {"&lt;script&gt;alert(1)&lt;/script&gt;", "user&lt;i&gt;", "<code>X-Token</code>", "<svg", `id="ping"`, `id="sendexpired"`},
-		"/ui/notifications":           {ids[0], "&lt;script&gt;alert(1)&lt;/script&gt;", `data-status="EXPIRED"`},
-		"/ui/notifications/" + ids[0]: {"&lt;script&gt;alert(2)&lt;/script&gt;", "connection_refused", `id="resend"`, "CARD_STATUS_CHANGE"},
+		"/ui/webhooks":       {"&lt;script&gt;alert(1)&lt;/script&gt;", `data-status="ACTIVE"`, "0%"},
+		"/ui/webhooks/" + id: {"&lt;script&gt;alert(1)&lt;/script&gt;", "user&lt;i&gt;", "<code>X-Token</code>", "<svg", `id="ping"`, `id="sendexpired"`},
+		"/ui/notifications":  {ids[0], "&lt;script&gt;alert(1)&lt;/script&gt;", `data-status="EXPIRED"`},
+		"/ui/notifications/" + ids[0]: {"&lt;script&gt;alert(2)&lt;/script&gt;", "connection_refused", `id="resend"`, "CARD_STATUS_CHANGE",
+			"<code>Authorization</code></th><td><code>Basic ********</code>", "<code>X-Token</code></th><td><code>********</code>"},
 		"/ui/notifications?status=EXPIRED&event=CARD_STATUS_CHANGE&last=24h&webhook=" + id: {ids[0]},
 	}
 	for path, wants := range pages {
@@ -217,6 +218,9 @@ func TestPagesEscapeEverything(t *testing.T) {
 			t.Errorf("%s shows markup unescaped", path)
 		}
 		for _, secret := range []string{"pa55-secret", "header-secret", "********", heraldtest.AdminKey} {
+			if secret == "********" && strings.HasPrefix(path, "/ui/notifications/") {
+				continue // an attempt's headers show where Herald masked a credential
+			}
 			if strings.Contains(body, secret) {
 				t.Errorf("%s shows the secret (or its mask) %q", path, secret)
 			}

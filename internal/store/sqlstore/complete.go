@@ -127,28 +127,30 @@ func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.Atte
 		n := len(results)
 		ids, bodies, kinds, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		numbers, started, durations, codes := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		headers := make([]string, n)
 		for i, r := range results {
 			a := r.Attempt
 			ids[i], bodies[i], kinds[i], msgs[i] = a.NotificationID, a.ResponseBody, a.ErrorKind, a.Error
 			numbers[i], started[i], durations[i], codes[i] = int64(a.Number), ms(a.Started), a.Duration.Microseconds(), int64(a.StatusCode)
+			headers[i] = encodeHeaders(a)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error)
-			SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[])`,
-			ids, numbers, started, durations, codes, bodies, kinds, msgs); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers)
+			SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+			ids, numbers, started, durations, codes, bodies, kinds, msgs, headers); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		return nil
 	}
 	for start := 0; start < len(results); start += rowsPerInsert {
 		chunk := results[start:min(start+rowsPerInsert, len(results))]
-		args := make([]any, 0, 8*len(chunk))
+		args := make([]any, 0, 9*len(chunk))
 		for _, r := range chunk {
 			a := r.Attempt
 			args = append(args, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
-				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error)
+				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error, encodeHeaders(a))
 		}
-		if err := s.execRows(ctx, tx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error) VALUES `,
-			"(?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
+		if err := s.execRows(ctx, tx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers) VALUES `,
+			"(?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 	}

@@ -246,7 +246,7 @@ func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) err
 		index[n.ID] = i
 		args[i] = n.ID
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error
+	rows, err := tx.QueryContext(ctx, `SELECT notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers
 		FROM attempts WHERE notification_id IN (`+placeholders(len(args))+`) ORDER BY notification_id, number, id`, args...)
 	if err != nil {
 		return fmt.Errorf("read attempts: %w", err)
@@ -255,9 +255,11 @@ func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) err
 	for rows.Next() {
 		var a store.Attempt
 		var started, dur int64
-		if err := rows.Scan(&a.NotificationID, &a.Number, &started, &dur, &a.StatusCode, &a.ResponseBody, &a.ErrorKind, &a.Error); err != nil {
+		var headers string
+		if err := rows.Scan(&a.NotificationID, &a.Number, &started, &dur, &a.StatusCode, &a.ResponseBody, &a.ErrorKind, &a.Error, &headers); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
+		decodeHeaders(headers, &a)
 		a.Started, a.Duration = fromMS(started), time.Duration(dur)*time.Microsecond
 		i := index[a.NotificationID]
 		notes[i].AttemptLog = append(notes[i].AttemptLog, a)
