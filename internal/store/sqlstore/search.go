@@ -259,8 +259,8 @@ func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) err
 		if err := rows.Scan(&a.NotificationID, &a.Number, &started, &dur, &a.StatusCode, &a.ResponseBody, &a.ErrorKind, &a.Error, &headers); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
+		decodeHeaders(headers, &a)
 		a.Started, a.Duration = fromMS(started), time.Duration(dur)*time.Microsecond
-		decodeHeaders(headers, &a) // after Started: the timestamp header derives from it
 		i := index[a.NotificationID]
 		notes[i].AttemptLog = append(notes[i].AttemptLog, a)
 	}
