@@ -140,8 +140,11 @@ func testAttemptHeaders(t *testing.T, newStore NewStoreFunc) {
 	with := result(c[0], store.StatusDelivered, now, time.Time{})
 	odd := []store.Header{{Name: "X-Quote", Value: `"a"\b ü`}, {Name: "X-Empty", Value: ""}}
 	with.Attempt.RequestHeaders, with.Attempt.ResponseHeaders = benchHeaders.sent, odd
-	complete(t, s, now, with, result(c[1], store.StatusDelivered, now, time.Time{}))
-	for i, want := range []struct{ sent, received []store.Header }{{benchHeaders.sent, odd}, {nil, nil}} {
+	derived := result(c[1], store.StatusDelivered, now, time.Time{})
+	derived.Attempt.RequestHeaders, derived.Attempt.ResponseHeaders = deliveryHeaders(derived.Attempt)
+	complete(t, s, now, with, derived)
+	dsent, dreceived := deliveryHeaders(derived.Attempt)
+	for i, want := range []struct{ sent, received []store.Header }{{benchHeaders.sent, odd}, {dsent, dreceived}} {
 		n := note(t, s, ten.ID, ids[i])
 		if len(n.AttemptLog) != 1 {
 			t.Fatalf("notification %d has %d attempts", i, len(n.AttemptLog))

@@ -15,7 +15,8 @@ import (
 // request headers whose value follows from the attempt itself
 // (derivedHeaders: its number, its notification's id, its start time, the
 // content type) are left out when they hold that value and put back when
-// read.
+// read, and Herald-Event, which is always the notification's event, is
+// always left out and put back.
 
 // derivedHeaders are the values request headers take from the attempt.
 func derivedHeaders(a *store.Attempt) map[string]string {
@@ -27,6 +28,9 @@ func derivedHeaders(a *store.Attempt) map[string]string {
 	}
 }
 
+// eventHeader is the request header naming the notification's event.
+const eventHeader = "Herald-Event"
+
 // encodeHeaders is the stored form of an attempt's headers.
 func encodeHeaders(a store.Attempt) string {
 	if len(a.RequestHeaders) == 0 && len(a.ResponseHeaders) == 0 {
@@ -35,7 +39,7 @@ func encodeHeaders(a store.Attempt) string {
 	derived := derivedHeaders(&a)
 	var b strings.Builder
 	for _, h := range a.RequestHeaders {
-		if v, ok := derived[h.Name]; ok && v == h.Value {
+		if v, ok := derived[h.Name]; (ok && v == h.Value) || h.Name == eventHeader {
 			continue
 		}
 		b.WriteString(h.Name + ": " + h.Value + "\n")
@@ -47,14 +51,16 @@ func encodeHeaders(a store.Attempt) string {
 	return b.String()
 }
 
-// decodeHeaders fills an attempt's headers from their stored form.
-func decodeHeaders(raw string, a *store.Attempt) {
+// decodeHeaders fills an attempt's headers from their stored form; event is
+// its notification's event name.
+func decodeHeaders(raw string, a *store.Attempt, event string) {
 	if raw == "" {
 		return
 	}
 	sent, received, _ := strings.Cut(raw, "\n\n")
 	a.RequestHeaders, a.ResponseHeaders = headerLines(sent), headerLines(received)
 	derived := derivedHeaders(a)
+	derived[eventHeader] = event
 	for _, h := range a.RequestHeaders {
 		delete(derived, h.Name) // sent with another value than derived
 	}

@@ -259,9 +259,9 @@ func attachAttempts(ctx context.Context, tx *tx, notes []store.Notification) err
 		if err := rows.Scan(&a.NotificationID, &a.Number, &started, &dur, &a.StatusCode, &a.ResponseBody, &a.ErrorKind, &a.Error, &headers); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
-		decodeHeaders(headers, &a)
 		a.Started, a.Duration = fromMS(started), time.Duration(dur)*time.Microsecond
 		i := index[a.NotificationID]
+		decodeHeaders(headers, &a, notes[i].EventName) // after Started: the timestamp header derives from it
 		notes[i].AttemptLog = append(notes[i].AttemptLog, a)
 	}
 	if err := rows.Err(); err != nil {
