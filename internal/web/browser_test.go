@@ -104,14 +104,167 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// driver is a chromium tab on the dashboard that saves screenshots (named
+// with a prefix) in the artifacts, and one of the page when the test fails.
+type driver struct {
+	t         *testing.T
+	ctx       context.Context
+	artifacts string
+	prefix    string
+}
+
+// newDriver starts a browser for the test; its screenshots' names begin
+// with prefix.
+func newDriver(t *testing.T, prefix string) *driver {
+	t.Helper()
+	needChromium(t)
+	d := &driver{t: t, artifacts: artifactDir(t), prefix: prefix}
+	_ = os.Remove(filepath.Join(d.artifacts, prefix+"failure.png")) // from an earlier run
+	ctx, cancel := context.WithTimeout(newBrowser(t), 5*time.Minute)
+	t.Cleanup(cancel)
+	d.ctx = ctx
+	t.Cleanup(func() { // before the browser closes
+		if t.Failed() {
+			d.shot("failure.png")
+			if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); err == nil {
+				t.Logf("page at failure:\n%s", html)
+			}
+		}
+	})
+	return d
+}
+
+// shot saves a screenshot of the whole page.
+func (d *driver) shot(name string) {
+	d.t.Helper()
+	png, err := chromedp.Run(d.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		d.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(d.artifacts, d.prefix+name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		d.t.Errorf("save screenshot: %v", err)
+		return
+	}
+	d.t.Logf("screenshot: %s", path)
+}
+
+// open navigates to a URL and says how the page answered.
+func (d *driver) open(url string) int {
+	d.t.Helper()
+	resp, err := chromedp.Run(d.ctx, chromedp.NavigateResponse(url))
+	if err != nil {
+		d.t.Fatalf("open %s: %v", url, err)
+	}
+	return int(resp.Status)
+}
+
+// follow opens a URL whose page moves on by itself (the portal link's
+// page, a meta refresh to the webhooks): the navigation the browser makes
+// next may cut the first one short, so only the page reached is checked,
+// by the caller's wantText.
+func (d *driver) follow(url string) {
+	d.t.Helper()
+	if err := chromedp.Do(d.ctx, chromedp.Navigate(url)); err != nil && !strings.Contains(err.Error(), "ERR_ABORTED") {
+		d.t.Fatalf("open %s: %v", url, err)
+	}
+}
+
+// click clicks an element that loads a page (a link, or a form's button:
+// post, redirect, get) and waits for that page, which must answer status
+// (200 when not given).
+func (d *driver) click(what, sel string, before ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	d.clickStatus(what, sel, http.StatusOK, before...)
+}
+
+func (d *driver) clickStatus(what, sel string, status int, before ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	resp, err := chromedp.RunResponse(d.ctx, append(before, chromedp.Click(chromedp.CSS(sel)))...)
+	if err != nil {
+		d.t.Fatalf("%s: %v", what, err)
+	}
+	if int(resp.Status) != status {
+		d.t.Fatalf("%s: the page answered %d, want %d", what, resp.Status, status)
+	}
+}
+
+// do runs actions that load no page.
+func (d *driver) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	if err := chromedp.Do(d.ctx, actions...); err != nil {
+		d.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// value reads an input's value.
+func (d *driver) value(sel string) string {
+	d.t.Helper()
+	v, err := chromedp.Run(d.ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		d.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// text reads an element's text.
+func (d *driver) text(sel string) string {
+	d.t.Helper()
+	v, err := chromedp.Run(d.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		d.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return v
+}
+
+// location is the page's URL.
+func (d *driver) location() string {
+	d.t.Helper()
+	v, err := chromedp.Run(d.ctx, chromedp.Location())
+	if err != nil {
+		d.t.Fatalf("location: %v", err)
+	}
+	return v
+}
+
+// wantWait bounds a wait for a page's text: long, since under the race
+// detector and a loaded CI a delivery and a page's reload take a while.
+const wantWait = 45 * time.Second
+
+// wantText waits until the element's text holds want (a page that reloads
+// itself may need a moment).
+func (d *driver) wantText(sel, want string) {
+	d.t.Helper()
+	d.want(sel, want, chromedp.Text[chromedp.CSS])
+}
+
+// wantValue waits until the input's value holds want.
+func (d *driver) wantValue(sel, want string) {
+	d.t.Helper()
+	d.want(sel, want, chromedp.Value[chromedp.CSS])
+}
+
+func (d *driver) want(sel, want string, read func(chromedp.CSS, ...chromedp.QueryOption) chromedp.Action[string]) {
+	d.t.Helper()
+	var got string
+	var err error
+	for deadline := time.Now().Add(wantWait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rctx, rcancel := context.WithTimeout(d.ctx, 2*time.Second)
+		got, err = chromedp.Run(rctx, read(chromedp.CSS(sel)))
+		rcancel()
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+	}
+	d.t.Fatalf("%s reads %q (error %v), want %q in it", sel, got, err, want)
+}
+
 // TestBrowserEndToEnd drives the dashboard in headless chromium against a
 // real Herald: sign in, see the webhook, ping it, disable and enable it,
 // open an expired notification, re-send it and see it delivered.
 func TestBrowserEndToEnd(t *testing.T) {
-	needChromium(t)
-	artifacts := artifactDir(t)
-	_ = os.Remove(filepath.Join(artifacts, "failure.png")) // from an earlier run
-
+	d := newDriver(t, "")
 	in := heraldtest.Start(t, heraldtest.Options{RetrySchedule: []time.Duration{50 * time.Millisecond}})
 	rc := newReceiver(t, true)
 	hookID := createWebhook(t, in, rc.URL+"/card-events", map[string]any{"max_retries": 0})
@@ -126,66 +279,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	target := expired[1]
 	rc.fail.Store(false)
-
-	tab := newBrowser(t)
-	ctx, cancel := context.WithTimeout(tab, 2*time.Minute)
-	defer cancel()
-
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-			return
-		}
-		path := filepath.Join(artifacts, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Errorf("save screenshot: %v", err)
-			return
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	defer func() {
-		if t.Failed() {
-			shot("failure.png")
-			if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); err == nil {
-				t.Logf("page at failure:\n%s", html)
-			}
-		}
-	}()
-	// click clicks an element that loads a page (a link, or a form's
-	// button: post, redirect, get) and waits for that page.
-	click := func(what, sel string, before ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		resp, err := chromedp.RunResponse(ctx, append(before, chromedp.Click(chromedp.CSS(sel)))...)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if resp.Status != http.StatusOK {
-			t.Fatalf("%s: the page answered %d", what, resp.Status)
-		}
-	}
-	// wantText waits until the element's text holds want (a page that
-	// reloads itself may need a moment).
-	wantText := func(sel, want string) {
-		t.Helper()
-		var got string
-		var err error
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
-			got, err = chromedp.Run(rctx, chromedp.Text(chromedp.CSS(sel)))
-			rcancel()
-			if err == nil && strings.Contains(got, want) {
-				return
-			}
-		}
-		t.Fatalf("%s reads %q (error %v), want %q in it", sel, got, err, want)
-	}
+	click, wantText, shot := d.click, d.wantText, d.shot
 
 	// Sign in with the admin key.
-	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(in.URL+"/ui/")); err != nil {
-		t.Fatalf("open the dashboard: %v", err)
-	}
+	d.open(in.URL + "/ui/")
 	wantText("h1", "Sign in")
 	click("sign in", "#signin", chromedp.SendKeys(chromedp.ID("key"), heraldtest.AdminKey))
 	wantText("table.hooks", rc.URL+"/card-events")

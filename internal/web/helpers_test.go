@@ -23,6 +23,13 @@ type receiver struct {
 	*httptest.Server
 	fail atomic.Bool
 	hits atomic.Int64
+	last atomic.Value // the path of the last request
+}
+
+// lastPath is the path the last request went to.
+func (rc *receiver) lastPath() string {
+	p, _ := rc.last.Load().(string)
+	return p
 }
 
 func newReceiver(t *testing.T, failing bool) *receiver {
@@ -30,6 +37,7 @@ func newReceiver(t *testing.T, failing bool) *receiver {
 	rc := &receiver{}
 	rc.fail.Store(failing)
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.last.Store(r.URL.Path)
 		rc.hits.Add(1)
 		_, _ = io.Copy(io.Discard, r.Body)
 		if rc.fail.Load() {

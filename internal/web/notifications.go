@@ -220,10 +220,11 @@ func (h *handler) notificationPage(w http.ResponseWriter, r *http.Request, rq *r
 		d.Hook = &hk
 	}
 	v := view{Title: "Notification " + n.ID, Nav: "notifications", Data: d}
-	// An attempt is due soon to an active webhook: reload to show its
-	// outcome when it lands (not for a webhook that holds its queue).
+	// An attempt is due soon to an active webhook (or was lately, and a
+	// loaded dispatcher has not made it yet): reload to show its outcome
+	// when it lands (not for a webhook that holds its queue).
 	due := parseAPITime(n.NextAttemptAt).Sub(h.now())
-	if n.Status == "PENDING" && d.Hook != nil && d.Hook.Status == "ACTIVE" && due > -30*time.Second && due < time.Minute {
+	if n.Status == "PENDING" && d.Hook != nil && d.Hook.Status == "ACTIVE" && due > -5*time.Minute && due < time.Minute {
 		v.Refresh = 2
 	}
 	h.render(w, r, rq, http.StatusOK, "notification", v)
