@@ -19,7 +19,9 @@ import (
 // A few parts are not plain rows: the events (checkboxes from the
 // catalogue), the custom headers (rows of name and value) and the
 // authentication choice (none, basic or OAuth2, which decides which of
-// their fields are sent).
+// their fields are sent). The mutual TLS fieldset is rows, but of one
+// optional object (config.tls), which is sent whole or as null (see
+// formGroup.Object).
 
 // fieldKind is how a field is shown and how its value is sent.
 type fieldKind string
@@ -32,7 +34,20 @@ const (
 	kindSelect   fieldKind = "select"   // one of Options
 	kindSecret   fieldKind = "secret"   // a credential: shown masked when stored, sent back masked to keep it
 	kindJSON     fieldKind = "json"     // any JSON value, typed in a text area
+	kindPEM      fieldKind = "pem"      // PEM text (certificates), in a text area
+	// kindSecretPEM is a PEM private key, in a text area that is always
+	// empty: the key is never put in a page, not even as typed after a
+	// refusal (a page can be cached, or shown over a shoulder). Left empty
+	// while one is stored, it is sent masked, which keeps the stored key.
+	kindSecretPEM fieldKind = "secret-pem"
+	// kindRemove is a checkbox, shown while its group's object is stored,
+	// that sends the object as null (removes it) whatever its members hold.
+	kindRemove fieldKind = "remove"
 )
+
+// mask is how the API shows a stored credential, and how a request says
+// "keep the stored one".
+const mask = "********"
 
 // emptyRule is what a field left empty sends.
 type emptyRule int
@@ -62,13 +77,30 @@ type formField struct {
 	Required bool
 }
 
+// formGroup is a fieldset of the form.
+type formGroup struct {
+	Key, Title string
+	// Object, when set, is the optional object whose members the group's
+	// fields are (config.tls). The API replaces such an object whole, so
+	// the form sends every member, or null: when its remove box is ticked,
+	// or when every member is left empty and none is stored (the webhook
+	// has none, and gets none). A refusal naming the object itself (not a
+	// member) is shown on the fieldset.
+	Object string
+	// StoredBy is a member every stored Object has in the API's answers
+	// (config.tls.client_certificate_expires): read on edit, it says one
+	// is stored, and it is shown on the fieldset.
+	StoredBy string
+}
+
 // Fieldsets of the form, in order; the events, custom headers and
 // authentication choice have their own places in the template.
-var formGroups = []struct{ Key, Title string }{
-	{"endpoint", "Endpoint"},
-	{"auth", "Authentication"},
-	{"delivery", "Delivery"},
-	{"filter", "Content filter"},
+var formGroups = []formGroup{
+	{Key: "endpoint", Title: "Endpoint"},
+	{Key: "auth", Title: "Authentication"},
+	{Key: "delivery", Title: "Delivery"},
+	{Key: "tls", Title: "Mutual TLS (client certificate)", Object: "config.tls", StoredBy: "client_certificate_expires"},
+	{Key: "filter", Title: "Content filter"},
 }
 
 // authChoices are the authentication choices of the form.
@@ -101,6 +133,18 @@ var webhookFields = []formField{
 	{Name: "config.filter", Label: "Filter (JSON)", Kind: kindJSON, Group: "filter", Empty: emptyNull,
 		Placeholder: `{"card_transaction.message_type": ["AUTHORIZATION"]}`,
 		Help:        "Each listed path must hold one of its values for an event to be delivered; empty: every event subscribed to."},
+	{Name: "config.tls.client_certificate", Label: "Client certificate (PEM)", Kind: kindPEM, Group: "tls", Empty: emptyString,
+		Placeholder: "-----BEGIN CERTIFICATE-----",
+		Help:        "Presented on every delivery, ping and OAuth2 token request (https endpoints only); any intermediates follow it. Leave it empty for no mutual TLS; once set, remove it with the box below."},
+	{Name: "config.tls.client_key", Label: "Client private key (PEM)", Kind: kindSecretPEM, Group: "tls", Empty: emptyString,
+		Placeholder: "-----BEGIN PRIVATE KEY-----",
+		Help:        "Unencrypted PKCS #8, PKCS #1 (RSA) or SEC 1 (EC). Encrypted at rest and never shown again."},
+	{Name: "config.tls.ca_certificates", Label: "CA certificates (PEM)", Kind: kindPEM, Group: "tls", Empty: emptyNull,
+		Placeholder: "-----BEGIN CERTIFICATE-----",
+		Help:        "Optional: a private PKI's CAs, trusted for the endpoint's certificate instead of the system roots."},
+	{Name: "config.tls.server_name", Label: "Server name", Kind: kindText, Group: "tls", Empty: emptyNull, Placeholder: "hooks.bank.example",
+		Help: "Optional: the name the endpoint's certificate is verified for (and sent as SNI), when it is not the endpoint's host."},
+	{Name: "config.tls", Label: "Remove mutual TLS: present no client certificate", Kind: kindRemove, Group: "tls"},
 }
 
 // maxHeaderRows is how many custom header rows a form has room for beyond
@@ -117,11 +161,19 @@ type fieldView struct {
 	Value   string
 	Checked bool
 	Error   string
+	// Stored says the field's group object is stored (a kindSecretPEM
+	// field left empty keeps it; a kindRemove field is shown).
+	Stored bool
 }
 
 type groupView struct {
-	Key, Title string
-	Fields     []fieldView
+	formGroup
+	Fields []fieldView
+	// Stored is the StoredBy member of the stored Object ("": none is
+	// stored). The form carries it (stored.<Object>) so that a refused
+	// form, shown again, still keeps the stored secret.
+	Stored string
+	Error  string // a refusal naming Object itself
 }
 
 // eventChoice is a catalogue event offered in the form.
@@ -162,7 +214,7 @@ func fieldID(name string) string { return "f-" + strings.NewReplacer(".", "-", "
 func newFormView(catalogue []eventType) *formView {
 	v := &formView{Auth: "none", AuthChoices: authChoices}
 	for _, g := range formGroups {
-		gv := groupView{Key: g.Key, Title: g.Title}
+		gv := groupView{formGroup: g}
 		for _, f := range webhookFields {
 			if f.Group == g.Key {
 				fv := fieldView{formField: f, ID: fieldID(f.Name)}
@@ -203,10 +255,13 @@ func (v *formView) fill(hook map[string]any) {
 				buf, _ := json.MarshalIndent(val, "", "  ")
 				f.Value = string(buf)
 			}
+		case kindSecretPEM, kindRemove:
+			// never filled: the key is masked anyway, and not shown
 		default:
 			f.Value = asString(val)
 		}
 	})
+	v.setStored(func(g *groupView) string { return asString(pathValue(hook, g.Object+"."+g.StoredBy)) })
 	switch {
 	case pathValue(hook, "config.oauth2") != nil:
 		v.Auth = "oauth2"
@@ -247,10 +302,26 @@ func (v *formView) setEvents(names func(func(string) bool)) {
 	}
 }
 
-// read sets the form from a posted form (to show it again as typed).
+// setStored sets what each object group has stored, and tells its fields.
+func (v *formView) setStored(stored func(*groupView) string) {
+	for gi := range v.Groups {
+		g := &v.Groups[gi]
+		if g.Object == "" {
+			continue
+		}
+		g.Stored = stored(g)
+		for fi := range g.Fields {
+			g.Fields[fi].Stored = g.Stored != ""
+		}
+	}
+}
+
+// read sets the form from a posted form (to show it again as typed, but a
+// kindSecretPEM field, which is only sent).
 func (v *formView) read(form url.Values) {
+	v.setStored(func(g *groupView) string { return form.Get("stored." + g.Object) })
 	v.fields(func(f *fieldView) {
-		if f.Kind == kindCheckbox {
+		if f.Kind == kindCheckbox || f.Kind == kindRemove {
 			f.Checked = form.Get(f.Name) != ""
 			return
 		}
@@ -284,15 +355,22 @@ func (v *formView) read(form url.Values) {
 // all, so the webhook becomes what the form shows).
 func (v *formView) body() map[string]any {
 	b := map[string]any{}
-	v.fields(func(f *fieldView) {
-		if f.Auth != "" && f.Auth != v.Auth {
-			return // set below, by the authentication choice
+	for gi := range v.Groups {
+		g := &v.Groups[gi]
+		if g.Object != "" {
+			g.setObject(b)
+			continue
 		}
-		val, send := f.value()
-		if send {
-			setPath(b, f.Name, val)
+		for fi := range g.Fields {
+			f := &g.Fields[fi]
+			if f.Auth != "" && f.Auth != v.Auth {
+				continue // set below, by the authentication choice
+			}
+			if val, send := f.value(); send {
+				setPath(b, f.Name, val)
+			}
 		}
-	})
+	}
 	switch v.Auth {
 	case "oauth2":
 		setPath(b, "config.basic_auth_username", "")
@@ -321,14 +399,53 @@ func (v *formView) body() map[string]any {
 	return b
 }
 
+// setObject sets an object group's member of the body: null when its
+// remove box is ticked, or when every member is empty and none is stored;
+// otherwise every member, with a stored secret left empty sent masked
+// (kept, as the API keeps a masked credential; it refuses a masked key
+// when the endpoint moves to another origin, beside the key's field).
+func (g *groupView) setObject(b map[string]any) {
+	obj, empty := map[string]any{}, true
+	for i := range g.Fields {
+		f := &g.Fields[i]
+		if f.Kind == kindRemove {
+			if f.Checked {
+				setPath(b, g.Object, nil)
+				return
+			}
+			continue
+		}
+		val, send := f.value()
+		if strings.TrimSpace(f.Value) != "" {
+			empty = false
+		} else if f.Kind == kindSecretPEM && g.Stored != "" {
+			val, send = mask, true
+		}
+		if send {
+			setPath(obj, strings.TrimPrefix(f.Name, g.Object+"."), val)
+		}
+	}
+	if empty && g.Stored == "" {
+		setPath(b, g.Object, nil)
+		return
+	}
+	setPath(b, g.Object, obj)
+}
+
 // value is what a field sends, and whether it sends anything.
 func (f *fieldView) value() (any, bool) {
 	if f.Kind == kindCheckbox {
 		return f.Checked, true
 	}
 	s := strings.TrimSpace(f.Value)
-	if f.Kind == kindSecret {
+	switch f.Kind {
+	case kindSecret:
 		s = f.Value // a credential is sent exactly as typed
+	case kindPEM, kindSecretPEM:
+		// Browsers send a text area's lines ending in CRLF; PEM is lines.
+		if s = strings.ReplaceAll(s, "\r\n", "\n"); s != "" {
+			s += "\n"
+		}
 	}
 	if s == "" {
 		switch f.Empty {
@@ -372,6 +489,9 @@ func (v *formView) place(e *apiError) {
 	}
 	var best *fieldView
 	v.fields(func(f *fieldView) {
+		if f.Kind == kindRemove {
+			return // not a member: its object's refusals go on the fieldset
+		}
 		if field == f.Name || strings.HasPrefix(field, f.Name+".") || strings.HasPrefix(field, f.Name+"[") {
 			if best == nil || len(f.Name) > len(best.Name) {
 				best = f
@@ -380,6 +500,12 @@ func (v *formView) place(e *apiError) {
 	})
 	if best != nil {
 		best.Error, v.ErrorField = msg, best.ID
+		return
+	}
+	for gi := range v.Groups {
+		if g := &v.Groups[gi]; g.Object != "" && (field == g.Object || strings.HasPrefix(field, g.Object+".")) {
+			g.Error, v.ErrorField = msg, "group-"+g.Key
+		}
 	}
 }
 
