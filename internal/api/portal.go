@@ -11,7 +11,8 @@ import (
 // Portal links (POST /portal-sessions): the platform hands a client a
 // short-lived, one-time link that signs a browser into the client's tenant
 // in the dashboard, with client (or read-only) rights; the dashboard
-// redeems it (web, /ui/portal/<token>).
+// redeems it (web: GET /ui/portal/<token> answers a page whose form POSTs
+// the token to /ui/portal, so that a link previewer does not use it up).
 
 // Portal link lifetimes.
 const (

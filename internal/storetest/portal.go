@@ -12,6 +12,7 @@ import (
 type portalStore interface {
 	sessionStore
 	CreatePortalLink(ctx context.Context, l store.PortalLink) error
+	PortalLinkLive(ctx context.Context, hash string, now time.Time) error
 	RedeemPortalLink(ctx context.Context, hash string, now time.Time, sess store.Session) (store.Session, error)
 }
 
@@ -38,6 +39,13 @@ func testPortalLinks(t *testing.T, newStore NewStoreFunc) {
 	wantErr(t, ps.CreatePortalLink(ctx, store.PortalLink{Hash: hashOf("x"), KeyID: newID(), TenantID: other.ID, Created: T0, Expires: T0.Add(time.Hour)}),
 		store.ErrNotFound, "link of an unknown key")
 
+	// Looking a link up does not use it up, however often.
+	for range 2 {
+		NoErr(t, ps.PortalLinkLive(ctx, l.Hash, T0.Add(time.Minute)), "a live link")
+	}
+	wantErr(t, ps.PortalLinkLive(ctx, hashOf("unknown"), T0), store.ErrNotFound, "an unknown link")
+	wantErr(t, ps.PortalLinkLive(ctx, l.Hash, T0.Add(10*time.Minute)), store.ErrNotFound, "a link at its end")
+
 	sess := newSession(k)
 	sess.Tenant = "ignored"
 	got, err := ps.RedeemPortalLink(ctx, l.Hash, T0.Add(time.Minute), sess)
@@ -53,6 +61,7 @@ func testPortalLinks(t *testing.T, newStore NewStoreFunc) {
 	// Once only.
 	_, err = ps.RedeemPortalLink(ctx, l.Hash, T0.Add(time.Minute), newSession(k))
 	wantErr(t, err, store.ErrNotFound, "a link redeemed twice")
+	wantErr(t, ps.PortalLinkLive(ctx, l.Hash, T0.Add(time.Minute)), store.ErrNotFound, "a redeemed link")
 	// Not after its end, and not afterwards either.
 	late := link(false, T0.Add(10*time.Minute))
 	_, err = ps.RedeemPortalLink(ctx, late.Hash, T0.Add(10*time.Minute), newSession(k))
@@ -76,6 +85,7 @@ func testPortalLinks(t *testing.T, newStore NewStoreFunc) {
 	NoErr(t, s.RevokeAPIKey(ctx, k.ID, T0.Add(3*time.Minute)), "revoke")
 	_, _, err = ps.Session(ctx, sess.Hash, T0.Add(4*time.Minute), testIdle)
 	wantErr(t, err, store.ErrNotFound, "a portal session of a revoked key")
+	wantErr(t, ps.PortalLinkLive(ctx, live.Hash, T0.Add(4*time.Minute)), store.ErrNotFound, "a live link of a revoked key")
 	_, err = ps.RedeemPortalLink(ctx, live.Hash, T0.Add(4*time.Minute), newSession(k))
 	wantErr(t, err, store.ErrNotFound, "a link of a revoked key")
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,14 +50,32 @@ func createTenant(t *testing.T, in *heraldtest.Instance, name string) (id, key s
 	return out.ID, out.APIKey
 }
 
-// redeem opens a portal link in a fresh browser and follows it to the
-// webhooks.
+// linkTokenRE reads the token a portal link's page posts.
+var linkTokenRE = regexp.MustCompile(`<form method="post" action="/ui/portal" id="portal-form" data-submit-on-load>\s*<input type="hidden" name="token" value="([^"]+)">`)
+
+// linkToken checks that p is a portal link's page (a form that posts the
+// token to redeem it, nothing redeemed yet) and returns its token.
+func linkToken(t *testing.T, p page) string {
+	t.Helper()
+	m := linkTokenRE.FindStringSubmatch(p.Body)
+	if p.Status != http.StatusOK || m == nil || !strings.Contains(p.Body, `id="portal-open"`) {
+		t.Fatalf("the portal link's page: %d %s", p.Status, p.Body)
+	}
+	if c := p.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Fatalf("the portal link's page sets cookies: %q", c)
+	}
+	return m[1]
+}
+
+// redeem opens a portal link in a fresh browser and posts its page's form,
+// as the page's script (or its button) does; the answer sends the browser
+// on to the webhooks with a session.
 func redeem(t *testing.T, base, path string, transport http.RoundTripper) *browserless {
 	t.Helper()
 	b := newBrowserless(t, base, transport)
-	p := b.get(path)
-	if p.Status != http.StatusOK || !strings.Contains(p.Body, `id="portal-ready"`) || !strings.Contains(p.Body, `url=/ui/webhooks`) {
-		t.Fatalf("redeem %s: %d %s", path, p.Status, p.Body)
+	p := b.post("/ui/portal", url.Values{"token": {linkToken(t, b.get(path))}})
+	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/ui/webhooks" || cookieNamed(p.Header, "herald_session") == nil {
+		t.Fatalf("redeem %s: %d %q %s", path, p.Status, p.Header.Get("Location"), p.Body)
 	}
 	return b
 }
@@ -90,7 +109,7 @@ func TestPortalSession(t *testing.T) {
 		}
 		b.mustPage("/ui/webhooks/"+theirs, http.StatusNotFound)
 		// The link does not work twice.
-		if p := newBrowserless(t, in.URL, nil).get(path); p.Status != http.StatusNotFound || strings.Contains(p.Body, "portal-ready") {
+		if p := newBrowserless(t, in.URL, nil).get(path); p.Status != http.StatusNotFound || strings.Contains(p.Body, "portal-form") {
 			t.Fatalf("the link worked twice: %d", p.Status)
 		}
 		if p := b.post("/ui/signout", url.Values{"csrf": {b.csrf()}}); p.Status != http.StatusSeeOther {
@@ -113,8 +132,18 @@ func TestPortalLinkExpires(t *testing.T) {
 	t.Cleanup(srv.Close)
 	path := portalLink(t, in, "", "default", map[string]any{"ttl_seconds": 60})
 	clk.add(61 * time.Second)
-	if p := newBrowserless(t, srv.URL, nil).get(path); p.Status != http.StatusNotFound {
+	if p := newBrowserless(t, srv.URL, nil).get(path); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "cannot be used") {
 		t.Fatalf("an expired link: %d", p.Status)
+	}
+	clk.add(-61 * time.Second)
+	// Its page opened in time, its form posted too late.
+	path = portalLink(t, in, "", "default", map[string]any{"ttl_seconds": 60})
+	b := newBrowserless(t, srv.URL, nil)
+	token := linkToken(t, b.get(path))
+	clk.add(61 * time.Second)
+	if p := b.post("/ui/portal", url.Values{"token": {token}}); p.Status != http.StatusNotFound ||
+		!strings.Contains(p.Body, "cannot be used") || cookieNamed(p.Header, "herald_session") != nil {
+		t.Fatalf("an expired link posted: %d", p.Status)
 	}
 	clk.add(-61 * time.Second)
 	path = portalLink(t, in, "", "default", map[string]any{"ttl_seconds": 60})
@@ -195,10 +224,13 @@ func TestPortalEmbedding(t *testing.T) {
 		if p := b.get("/ui/signin"); !strings.Contains(p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || p.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s: the sign-in page may be framed: %q", tc.name, p.Header.Get("Content-Security-Policy"))
 		}
-		p := b.get(portalLink(t, in, "", "default", nil))
-		csp := p.Header.Get("Content-Security-Policy")
-		if framed := strings.Contains(csp, "frame-ancestors "+origin+";") && p.Header.Get("X-Frame-Options") == ""; framed != tc.framed {
-			t.Errorf("%s: the portal page's CSP %q, X-Frame-Options %q", tc.name, csp, p.Header.Get("X-Frame-Options"))
+		link := b.get(portalLink(t, in, "", "default", nil))
+		p := b.post("/ui/portal", url.Values{"token": {linkToken(t, link)}})
+		for what, a := range map[string]page{"link's page": link, "link's redemption": p} {
+			csp := a.Header.Get("Content-Security-Policy")
+			if framed := strings.Contains(csp, "frame-ancestors "+origin+";") && a.Header.Get("X-Frame-Options") == ""; framed != tc.framed {
+				t.Errorf("%s: the portal %s: CSP %q, X-Frame-Options %q", tc.name, what, csp, a.Header.Get("X-Frame-Options"))
+			}
 		}
 		c := cookieNamed(p.Header, "herald_session")
 		if c == nil {

@@ -26,8 +26,6 @@ type view struct {
 	// Refresh reloads the page after this many seconds (0: never), so a
 	// notification being delivered shows its outcome without script.
 	Refresh int
-	// Redirect, when set, moves on to this page at once (meta refresh).
-	Redirect string
 	// Now is the time the page is rendered at (for "3m ago").
 	Now  time.Time
 	Data any

@@ -50,6 +50,7 @@ type Store interface {
 	SetSessionTenant(ctx context.Context, hash, tenant string) error
 	DeleteSession(ctx context.Context, hash string) error
 	PurgeSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error)
+	PortalLinkLive(ctx context.Context, hash string, now time.Time) error
 	RedeemPortalLink(ctx context.Context, hash string, now time.Time, sess store.Session) (store.Session, error)
 }
 
@@ -143,7 +144,8 @@ func newHandler(cfg Config) *handler {
 	m.Handle("GET "+p+"/static/{file}", h.static)
 	m.HandleFunc("GET "+p+"/signin", h.signinForm)
 	m.HandleFunc("POST "+p+"/signin", h.signin)
-	m.HandleFunc("GET "+p+"/portal/{token}", h.redeemPortal)
+	m.HandleFunc("GET "+p+"/portal/{token}", h.showPortal)
+	m.HandleFunc("POST "+p+"/portal", h.redeemPortal)
 	for _, rt := range h.signedInRoutes() {
 		m.HandleFunc(rt.method+" "+p+rt.path, h.signedIn(rt.fn))
 	}

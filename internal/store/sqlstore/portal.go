@@ -26,6 +26,24 @@ func (s *Store) CreatePortalLink(ctx context.Context, l store.PortalLink) error 
 	})
 }
 
+// PortalLinkLive reports whether the link whose token hashes to hash could
+// be redeemed at now: nil if so, store.ErrNotFound when it is unknown,
+// already redeemed, past its end or its key is revoked. It only reads, so
+// that opening a link (a previewer's GET included) never uses it up; the
+// answer may be stale by the time RedeemPortalLink runs, which decides.
+func (s *Store) PortalLinkLive(ctx context.Context, hash string, now time.Time) error {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM portal_links l JOIN api_keys k ON k.id = l.key_id
+		WHERE l.hash = ? AND l.expires_at > ? AND k.revoked_at IS NULL`, hash, ms(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("portal link: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("read portal link: %w", err)
+	}
+	return nil
+}
+
 // RedeemPortalLink deletes the link whose token hashes to hash and stores
 // the session it opens: sess with the link's key, tenant and rights. A link
 // unknown, already redeemed, past its end at now, or whose key is revoked
