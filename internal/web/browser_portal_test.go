@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
@@ -15,13 +18,14 @@ import (
 const purchaseCard = "8ac1eba8-9ccd-4cf7-acb1-8666007a9634"
 
 // TestBrowserPortal drives the client portal in chromium as a client would:
-// an admin makes a portal link through the API; the browser opens it,
-// creates a webhook aimed at a real receiver (its secret shown once), sends
+// an admin makes a portal link through the API; the browser opens it (its
+// page's script redeems it), creates a webhook aimed at a real receiver (its secret shown once), sends
 // a test TRANSACTION PURCHASE and sees it DELIVERED with its attempt and
 // headers, rotates the secret, edits the endpoint, searches by the card,
 // re-sends the set found, and deletes the webhook. The link does not work
-// twice; another tenant's webhook is not found; a read-only session's forms
-// are refused. Screenshots of every page go to the artifacts.
+// twice; another tenant's webhook is not found; a read-only session (its
+// link opened without script, by the page's button) has its forms refused.
+// Screenshots of every page go to the artifacts.
 func TestBrowserPortal(t *testing.T) {
 	d := newDriver(t, "portal-")
 	in := heraldtest.Start(t, heraldtest.Options{RetrySchedule: []time.Duration{50 * time.Millisecond}})
@@ -30,7 +34,8 @@ func TestBrowserPortal(t *testing.T) {
 	theirs := createWebhook(t, in, rc.URL+"/default-tenant", nil)
 	link := in.URL + portalLink(t, in, "", acme, nil)
 
-	// The link signs the browser into acme's dashboard.
+	// The link signs the browser into acme's dashboard: its page posts
+	// its form by itself.
 	d.follow(link)
 	d.wantText("h1", "Webhooks")
 	d.wantText("#portal-tenant", "acme")
@@ -72,8 +77,11 @@ func TestBrowserPortal(t *testing.T) {
 
 	// A test TRANSACTION PURCHASE: its sample, sent, delivered, its headers.
 	d.click("test event", "#test-event")
-	d.do("pick PURCHASE", chromedp.SetValue(chromedp.ID("t-event"), "TRANSACTION/PURCHASE"))
-	d.click("show its sample", "#show")
+	// Picking the event loads its sample at once (the page's script clicks
+	// "Show its sample"), so the pick is waited for as a click: a click of
+	// the button as well raced that load, and a screenshot taken meanwhile
+	// failed or never came.
+	d.loads("pick PURCHASE", chromedp.SetValue(chromedp.ID("t-event"), "TRANSACTION/PURCHASE"))
 	d.wantValue("#t-payload", `"transaction_type": "PURCHASE"`)
 	d.shot("test-event.png")
 	d.click("send the test event", "#send-test")
@@ -151,10 +159,18 @@ func TestBrowserPortal(t *testing.T) {
 	d.wantText("#problem", "cannot be used")
 	d.shot("link-used.png")
 
-	// A read-only session: pages without forms, and a form sent anyway is
+	// A read-only session, its link opened without script: the page waits
+	// for its button. Then pages without forms, and a form sent anyway is
 	// refused.
 	kept := createWebhook(t, in, rc.URL+"/acme-kept", nil, "Herald-Tenant", acme)
-	d.follow(in.URL + portalLink(t, in, "", acme, map[string]any{"read_only": true}))
+	d.do("turn scripts off", scripts(false))
+	if status := d.open(in.URL + portalLink(t, in, "", acme, map[string]any{"read_only": true})); status != http.StatusOK {
+		t.Fatalf("the read-only link's page answered %d", status)
+	}
+	d.wantText("#portal-open", "Open the dashboard")
+	d.shot("link.png")
+	d.click("open the dashboard", "#portal-open")
+	d.do("turn scripts on", scripts(true))
 	d.wantText("#portal-tenant", "read-only")
 	d.open(in.URL + "/ui/webhooks/" + kept)
 	d.wantText("#read-only", "read-only")
@@ -166,4 +182,13 @@ func TestBrowserPortal(t *testing.T) {
 	if r := in.Admin(t, http.MethodGet, "/webhooks/"+kept, nil, "Herald-Tenant", acme); !strings.Contains(string(r.Body), rc.URL+"/acme-kept") {
 		t.Errorf("the read-only session changed the webhook: %s", r.Body)
 	}
+}
+
+// scripts turns the page's scripts on or off (off: as a browser with
+// JavaScript disabled), for the pages loaded next.
+func scripts(on bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	})
 }

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
@@ -134,10 +138,24 @@ func newDriver(t *testing.T, prefix string) *driver {
 	return d
 }
 
+// shotWait bounds one try at a screenshot. Headless chromium may fail a
+// capture ("0 width") or never answer it: both were seen on a page still
+// loading when the shot was taken, the second running the test into its
+// deadline with every step done. A screencast started and stopped has the
+// compositor draw again for a second try.
+const shotWait = 20 * time.Second
+
 // shot saves a screenshot of the whole page.
 func (d *driver) shot(name string) {
 	d.t.Helper()
-	png, err := chromedp.Run(d.ctx, chromedp.FullScreenshot(100))
+	png, err := d.capture(shotWait)
+	if err != nil {
+		d.t.Logf("screenshot %s: %v; waking the compositor to try again", name, err)
+		if werr := d.wakeCompositor(shotWait); werr != nil {
+			d.t.Logf("wake the compositor: %v", werr)
+		}
+		png, err = d.capture(2 * shotWait)
+	}
 	if err != nil {
 		d.t.Errorf("screenshot %s: %v", name, err)
 		return
@@ -148,6 +166,34 @@ func (d *driver) shot(name string) {
 		return
 	}
 	d.t.Logf("screenshot: %s", path)
+}
+
+// capture takes a screenshot of the whole page, waiting at most wait.
+func (d *driver) capture(wait time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(d.ctx, wait)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.FullScreenshot(100))
+}
+
+// wakeCompositor runs a screencast until its first frame (waiting at most
+// wait), which has the page's compositor draw again.
+func (d *driver) wakeCompositor(wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(d.ctx, wait)
+	defer cancel()
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		frames := cdp.Events(ctx, t, cdppage.ScreencastFrame)
+		if _, err := cdp.Call(ctx, t, cdppage.StartScreencast, cdppage.StartScreencastParams{Format: cdppage.StartScreencastFormatJpeg, MaxWidth: 320}); err != nil {
+			return fmt.Errorf("start screencast: %w", err)
+		}
+		next, stop := iter.Pull2(frames)
+		_, frameErr, _ := next()
+		stop()
+		// Stopped even when no frame came (ctx ended): on d.ctx.
+		if _, err := cdp.Call(d.ctx, t, cdppage.StopScreencast, cdp.Empty{}); err != nil {
+			return fmt.Errorf("stop screencast: %w", err)
+		}
+		return frameErr
+	}))
 }
 
 // open navigates to a URL and says how the page answered.
@@ -161,9 +207,9 @@ func (d *driver) open(url string) int {
 }
 
 // follow opens a URL whose page moves on by itself (the portal link's
-// page, a meta refresh to the webhooks): the navigation the browser makes
-// next may cut the first one short, so only the page reached is checked,
-// by the caller's wantText.
+// page, whose script posts its form at once): the navigation the browser
+// makes next may cut the first one short, so only the page reached is
+// checked, by the caller's wantText.
 func (d *driver) follow(url string) {
 	d.t.Helper()
 	if err := chromedp.Do(d.ctx, chromedp.Navigate(url)); err != nil && !strings.Contains(err.Error(), "ERR_ABORTED") {
@@ -181,7 +227,19 @@ func (d *driver) click(what, sel string, before ...chromedp.Action[chromedp.Void
 
 func (d *driver) clickStatus(what, sel string, status int, before ...chromedp.Action[chromedp.Void]) {
 	d.t.Helper()
-	resp, err := chromedp.RunResponse(d.ctx, append(before, chromedp.Click(chromedp.CSS(sel)))...)
+	d.loadsStatus(what, status, append(before, chromedp.Click(chromedp.CSS(sel)))...)
+}
+
+// loads runs actions that load a page (such as a picker the page's script
+// submits when it changes) and waits for that page, which must answer 200.
+func (d *driver) loads(what string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	d.loadsStatus(what, http.StatusOK, actions...)
+}
+
+func (d *driver) loadsStatus(what string, status int, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	resp, err := chromedp.RunResponse(d.ctx, actions...)
 	if err != nil {
 		d.t.Fatalf("%s: %v", what, err)
 	}
