@@ -289,3 +289,36 @@ func wantNextDue(tb testing.TB, s Store, after, want time.Time, what string) {
 		tb.Fatalf("%s: NextDue(%v) = %v, want %v", what, after, got, want)
 	}
 }
+
+// testQuietSuccesses: successes on a healthy webhook record its last
+// success at most a second late (a batch that would only move it by less
+// leaves the row alone), and a failure after them is counted as ever.
+func testQuietSuccesses(t *testing.T, newStore NewStoreFunc) {
+	s, _ := newStore(t)
+	ten := MustTenant(t, s)
+	w := MustWebhook(t, s, ten.ID, "TRANSACTION")
+	PublishTo(t, s, ten.ID, w.ID, 4, T0)
+	now := T0.Add(time.Second)
+	c := Claim(t, s, "d", now, 4, w.ID)
+	if len(c) != 4 {
+		t.Fatalf("claimed %d, want 4", len(c))
+	}
+	p := policy.Policy{}
+	at := func(ms int) time.Time { return now.Add(time.Duration(ms) * time.Millisecond) }
+
+	completeWith(t, s, p, at(10), success(c[0], at(0)))
+	sameHealth(t, healthOf(t, s, w), store.Health{LastSuccess: finished(at(0))}, "after the first success")
+	completeWith(t, s, p, at(510), success(c[1], at(500)))
+	sameHealth(t, healthOf(t, s, w), store.Health{LastSuccess: finished(at(0))}, "after a success half a second later")
+	wantStatus(t, s, ten.ID, c[1].ID, store.StatusDelivered, 1)
+	completeWith(t, s, p, at(1510), success(c[2], at(1500)))
+	sameHealth(t, healthOf(t, s, w), store.Health{LastSuccess: finished(at(1500))}, "after a success 1.5 s later")
+
+	retry := now.Add(time.Hour)
+	completeWith(t, s, p, at(1610), failure(c[3], at(1600), store.StatusPending, retry, retry))
+	sameHealth(t, healthOf(t, s, w), store.Health{ConsecutiveFailures: 1, FailingSince: finished(at(1600)),
+		LastSuccess: finished(at(1500)), LastFailure: finished(at(1600))}, "after a failure")
+	if n := wantStatus(t, s, ten.ID, c[3].ID, store.StatusPending, 1); !n.NextAttemptAt.Equal(retry) {
+		t.Fatalf("failed notification due at %v, want %v", n.NextAttemptAt, retry)
+	}
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"PortalLinks", testPortalLinks},
 		{"WebhookActivity", testWebhookActivity},
 		{"MixedOutcomes", testMixedOutcomes},
+		{"QuietSuccesses", testQuietSuccesses},
 		{"AutoDisable", testAutoDisable},
 		{"CircuitProbe", testCircuitProbe},
 		{"RateBucket", testRateBucket},

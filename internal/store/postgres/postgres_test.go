@@ -2,8 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
+	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/heraldhq/herald/internal/policy"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/storetest"
@@ -39,4 +45,83 @@ func TestReplayPlan(t *testing.T) {
 	storetest.CheckReplayPlan(t, newPostgresStore,
 		[]string{"events_tenant_created", "notifications_event", "Nested Loop Anti Join"},
 		[]string{"Seq Scan", "Bitmap", "Hash", "Sort", "Merge"})
+}
+
+// TestQuietCompletionTakesNoLock: a result batch that changes nothing of a
+// healthy webhook's health but a recent last success neither locks nor
+// writes the webhook's row, so it is recorded while another transaction (a
+// publish group, a claim) holds that row; a failure waits for the row.
+func TestQuietCompletionTakesNoLock(t *testing.T) {
+	url := pgtest.Database(t)
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	defer s.Close()
+	ten := storetest.MustTenant(t, s)
+	w := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION")
+	storetest.PublishTo(t, s, ten.ID, w.ID, 3, storetest.T0)
+	now := storetest.T0.Add(time.Second)
+	c := storetest.Claim(t, s, "d", now, 3, w.ID)
+	if len(c) != 3 {
+		t.Fatalf("claimed %d, want 3", len(c))
+	}
+	result := func(n store.Claimed, at time.Time, failed bool) store.Completion {
+		r := store.AttemptResult{LeaseToken: n.LeaseToken, WebhookID: n.WebhookID, Status: store.StatusDelivered,
+			Attempt: store.Attempt{NotificationID: n.ID, Number: n.Attempt, Started: at, Duration: time.Millisecond, StatusCode: 200}}
+		if failed {
+			r.Status, r.NextAttemptAt, r.ProbeAt = store.StatusPending, at.Add(time.Hour), at.Add(time.Hour)
+			r.Attempt.StatusCode, r.Attempt.ErrorKind, r.Attempt.Error = 503, "http_status", "HTTP 503"
+		}
+		return store.Completion{Results: []store.AttemptResult{r}, Now: at, Health: policy.Policy{}}
+	}
+	ctx := context.Background()
+	if _, err := s.Complete(ctx, result(c[0], now, false)); err != nil {
+		t.Fatalf("first success: %v", err)
+	}
+
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	hold, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.ExecContext(ctx, `SELECT id FROM webhooks WHERE id = $1 FOR UPDATE`, w.ID); err != nil {
+		t.Fatalf("lock the webhook row: %v", err)
+	}
+
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.Complete(quick, result(c[1], now.Add(100*time.Millisecond), false)); err != nil {
+		t.Fatalf("a quiet success while the webhook's row is held: %v", err)
+	}
+	var status string
+	if err := db.QueryRowContext(ctx, `SELECT status FROM notifications WHERE id = $1`, c[1].ID).Scan(&status); err != nil || status != store.StatusDelivered {
+		t.Fatalf("notification %s after its success (err %v), want DELIVERED", status, err)
+	}
+
+	failed := make(chan error, 1)
+	go func() {
+		_, err := s.Complete(ctx, result(c[2], now.Add(200*time.Millisecond), true))
+		failed <- err
+	}()
+	select {
+	case err := <-failed:
+		t.Fatalf("a failure was recorded (err %v) while the webhook's row was held", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatalf("release the webhook row: %v", err)
+	}
+	if err := <-failed; err != nil {
+		t.Fatalf("the failure once the row is free: %v", err)
+	}
+	got, err := s.Webhook(ctx, ten.ID, w.ID)
+	if err != nil || got.Health.ConsecutiveFailures != 1 {
+		t.Fatalf("after the failure: %d consecutive failures (err %v), want 1", got.Health.ConsecutiveFailures, err)
+	}
 }

@@ -43,7 +43,7 @@ func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.Web
 		if err := s.queueTx(ctx, tx); err != nil {
 			return err
 		}
-		health, err := s.lockHealth(ctx, tx, c.Results)
+		health, err := s.lockHealth(ctx, tx, c)
 		if err != nil {
 			return err
 		}

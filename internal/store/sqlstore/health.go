@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -19,28 +20,95 @@ type webhookHealth struct {
 	disable bool
 	// folded: a result of this batch was folded in (it is written back).
 	folded bool
+	// quiet: the batch changes nothing worth writing (lockHealth).
+	quiet bool
 }
+
+// healthRefresh is how stale a webhook's last success may be left by a
+// batch that changes nothing else of its health (quiet).
+const healthRefresh = time.Second
 
 // lockHealth reads the health of the webhooks the results belong to. Where
 // the dialect locks rows it locks them, in id order (every writer of
 // webhook rows locks them first and in that order, so none deadlock), so
 // that replicas recording results of one webhook fold them one after the
 // other.
-func (s *Store) lockHealth(ctx context.Context, tx *tx, results []store.AttemptResult) (map[string]*webhookHealth, error) {
+//
+// A webhook whose results change nothing of its health but its last
+// success, recorded less than healthRefresh ago, is left alone: neither
+// locked nor written (quiet). That is every batch of a healthy webhook but
+// one a second; without it each result batch held the webhook's row until
+// its commit, and publishes and claims of that webhook waited behind it
+// (on SQLite it saves the single writer a row a batch). A quiet read is a
+// snapshot without a lock: a concurrent batch of another replica folding
+// failures then counts as recorded after this one.
+func (s *Store) lockHealth(ctx context.Context, tx *tx, c store.Completion) (map[string]*webhookHealth, error) {
 	var ids []any
 	seen := map[string]bool{}
-	for _, r := range results {
+	for _, r := range c.Results {
 		if r.WebhookID != "" && !seen[r.WebhookID] {
 			seen[r.WebhookID] = true
 			ids = append(ids, r.WebhookID)
 		}
 	}
+	out, err := s.readHealth(ctx, tx, ids, "")
+	if err != nil {
+		return nil, err
+	}
+	var busy []any
+	for _, id := range ids {
+		w := out[id.(string)]
+		if w == nil {
+			continue
+		}
+		if w.quiet = quiet(w.id, w.h, c); !w.quiet {
+			busy = append(busy, id)
+		}
+	}
+	if len(busy) == 0 || s.d.ForUpdate == "" {
+		return out, nil // nothing to lock, or a single writer
+	}
+	locked, err := s.readHealth(ctx, tx, busy, s.d.ForUpdate)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range busy {
+		if w := locked[id.(string)]; w != nil {
+			out[id.(string)] = w
+		} else {
+			delete(out, id.(string))
+		}
+	}
+	return out, nil
+}
+
+// quiet says the results of c for webhook id leave its health h as it is,
+// but for a last success moved by less than healthRefresh.
+func quiet(id string, h store.Health, c store.Completion) bool {
+	after := h
+	for _, r := range c.Results {
+		if r.WebhookID != id {
+			continue
+		}
+		var ch store.HealthChange
+		if after, ch = c.Health.Record(after, r); ch != (store.HealthChange{}) {
+			return false
+		}
+	}
+	moved := after.LastSuccess.Sub(h.LastSuccess)
+	after.LastSuccess = h.LastSuccess
+	return after == h && moved < healthRefresh
+}
+
+// readHealth reads the health rows of ids, in id order, with lock appended
+// (the dialect's ForUpdate, or nothing).
+func (s *Store) readHealth(ctx context.Context, tx *tx, ids []any, lock string) (map[string]*webhookHealth, error) {
 	out := make(map[string]*webhookHealth, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, status, consecutive_failures, failing_since, circuit_open_until,
-		last_success_at, last_failure_at FROM webhooks WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+s.d.ForUpdate, ids...)
+		last_success_at, last_failure_at FROM webhooks WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+lock, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("read webhook health: %w", err)
 	}
@@ -71,8 +139,8 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 	var order []*webhookHealth
 	for _, r := range c.Results {
 		w := health[r.WebhookID]
-		if w == nil {
-			continue // deleted meanwhile
+		if w == nil || w.quiet {
+			continue // deleted meanwhile, or nothing to write
 		}
 		if !w.folded {
 			w.folded = true
