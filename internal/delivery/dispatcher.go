@@ -42,6 +42,13 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// DefaultMaxInFlight applies to webhooks that set no max_in_flight.
 	DefaultMaxInFlight int
+	// Committers is how many result batches may be recorded at once
+	// (default 1). More than one pays only where the database runs write
+	// transactions side by side (PostgreSQL): a batch's commit then waits
+	// for the disk while the next one is written, instead of the results
+	// queueing behind it with their slots, which a webhook gets back only
+	// once its results are recorded.
+	Committers int
 	// Observer is told of every attempt (metrics); nil: nobody.
 	Observer Observer
 	// Tracer traces attempts as children of their publish (nil: no tracing).
@@ -173,9 +180,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCommit()
 	committed := make(chan struct{})
+	var committers sync.WaitGroup
+	for range max(d.cfg.Committers, 1) {
+		committers.Go(func() { d.commitLoop(commitCtx) })
+	}
 	go func() {
-		defer close(committed)
-		d.commitLoop(commitCtx)
+		committers.Wait()
+		close(committed)
 	}()
 
 	timer := time.NewTimer(0)

@@ -46,6 +46,7 @@ var dialect = &sqlstore.Dialect{
 	// transactions turn those plans off; every query in them has an index
 	// that gives its order.
 	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+	ClaimTx: "SET LOCAL synchronous_commit = off",
 	// A replay walks one tenant's events of a window in the order of
 	// events_tenant_created and looks up each one's notifications of the
 	// webhook in notifications_event. Without statistics the planner may

@@ -24,7 +24,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 	var out []store.Claimed
 	err := s.write(ctx, func(tx *tx) error {
 		out = out[:0]
-		if err := s.queueTx(ctx, tx); err != nil {
+		if err := s.claimTx(ctx, tx); err != nil {
 			return err
 		}
 		token := c.Owner + "/" + uuid.NewString()

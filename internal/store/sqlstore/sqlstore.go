@@ -44,6 +44,13 @@ type Dialect struct {
 	// QueueTx, when set, runs first in every claim and completion
 	// transaction (planner settings for the queue's index walks).
 	QueueTx string
+	// ClaimTx, when set, runs next in every claim transaction. A claim
+	// only leases: when its commit is lost (the database server crashes
+	// before its log reaches the disk) its leases never existed, and the
+	// notifications are claimed again, which a crash repeats anyway. So a
+	// claim need not wait for its commit to reach the disk while it holds
+	// the rows of its webhooks (PostgreSQL: synchronous_commit off).
+	ClaimTx string
 	// ScanTx, when set, runs first in a replay's transactions and in every
 	// read of a listing (searches, GET /events): planner settings that
 	// keep a walk on the index that gives its order, instead of reading and
@@ -160,11 +167,23 @@ func (s *Store) writeAs(ctx context.Context, urgent bool, fn func(tx *tx) error)
 
 // queueTx runs the dialect's settings for a claim or completion.
 func (s *Store) queueTx(ctx context.Context, t *tx) error {
-	if s.d.QueueTx == "" {
+	return settings(ctx, t, s.d.QueueTx)
+}
+
+// claimTx runs the dialect's settings for a claim transaction.
+func (s *Store) claimTx(ctx context.Context, t *tx) error {
+	if err := s.queueTx(ctx, t); err != nil {
+		return err
+	}
+	return settings(ctx, t, s.d.ClaimTx)
+}
+
+func settings(ctx context.Context, t *tx, q string) error {
+	if q == "" {
 		return nil
 	}
-	if _, err := t.ExecContext(ctx, s.d.QueueTx); err != nil {
-		return fmt.Errorf("queue transaction settings: %w", err)
+	if _, err := t.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("transaction settings: %w", err)
 	}
 	return nil
 }
