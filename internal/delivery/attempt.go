@@ -17,10 +17,16 @@ import (
 
 // attempt makes one attempt of n, decides its next state through the
 // policy and hands the result to the committer. Its slot is given back once
-// the result is queued.
+// the result is queued, or where the queue is shared (Config.Shared) once
+// it is recorded.
 func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 	defer d.attempts.Done()
-	defer d.finished(n.WebhookID)
+	queued := false
+	defer func() {
+		if !queued || !d.cfg.Shared {
+			d.finished(n.WebhookID)
+		}
+	}()
 	d.cfg.Observer.AttemptStarted()
 	out := d.send(ctx, t, n)
 	if ctx.Err() != nil {
@@ -56,6 +62,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *Target, n store.Claimed) {
 	// result (its lease is released or runs out) instead of blocking.
 	select {
 	case d.results <- res:
+		queued = true
 	case <-ctx.Done():
 	}
 }
@@ -87,6 +94,25 @@ func (d *Dispatcher) send(ctx context.Context, t *Target, n store.Claimed) Outco
 func (d *Dispatcher) finished(webhookID string) {
 	d.slots.release(webhookID, 1)
 	d.startReady(webhookID)
+	d.Wake()
+}
+
+// recorded gives back the slots of a batch of results the committer is
+// done with (recorded, set aside or given up), where the queue is shared.
+func (d *Dispatcher) recorded(batch []store.AttemptResult) {
+	if !d.cfg.Shared {
+		return
+	}
+	n := map[string]int{}
+	for _, r := range batch {
+		n[r.WebhookID]++
+	}
+	ids := make([]string, 0, len(n))
+	for id, k := range n {
+		d.slots.release(id, k)
+		ids = append(ids, id)
+	}
+	d.startReady(ids...)
 	d.Wake()
 }
 

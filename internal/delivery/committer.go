@@ -31,6 +31,7 @@ func (d *Dispatcher) commitLoop(ctx context.Context) {
 			}
 		}
 		d.commit(ctx, batch)
+		d.recorded(batch)
 	}
 }
 

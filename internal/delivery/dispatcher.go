@@ -42,13 +42,13 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// DefaultMaxInFlight applies to webhooks that set no max_in_flight.
 	DefaultMaxInFlight int
-	// Committers is how many result batches may be recorded at once
-	// (default 1). More than one pays only where the database runs write
-	// transactions side by side (PostgreSQL): a batch's commit then waits
-	// for the disk while the next one is written, instead of the results
-	// queueing behind it with their slots, which a webhook gets back only
-	// once its results are recorded.
-	Committers int
+	// Shared says other replicas share the queue (PostgreSQL): a slot is
+	// then given back once its attempt's result is recorded, not when it is
+	// queued for recording. What every replica has sent and not recorded
+	// is what a crash repeats, and it must stay within max_in_flight; the
+	// store's claims count those leases, and a notification claimed ahead
+	// (ready.go) may take a slot only on the same terms.
+	Shared bool
 	// Observer is told of every attempt (metrics); nil: nobody.
 	Observer Observer
 	// Tracer traces attempts as children of their publish (nil: no tracing).
@@ -180,13 +180,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCommit()
 	committed := make(chan struct{})
-	var committers sync.WaitGroup
-	for range max(d.cfg.Committers, 1) {
-		committers.Go(func() { d.commitLoop(commitCtx) })
-	}
 	go func() {
-		committers.Wait()
-		close(committed)
+		defer close(committed)
+		d.commitLoop(commitCtx)
 	}()
 
 	timer := time.NewTimer(0)

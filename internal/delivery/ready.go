@@ -12,10 +12,12 @@ import (
 // SQLite's single writer); with up to max_in_flight more claimed ahead, a
 // finished attempt's slot goes straight to the next one.
 //
-// Only a database that does not count leases against max_in_flight grants
-// more than the free slots (SQLite, one process); where every live lease
-// counts (PostgreSQL, several replicas) the claim gives no more than
-// max_in_flight in all and the buffer stays empty. Ordered and rate limited
+// A database that does not count leases against max_in_flight (SQLite, one
+// process) grants what is asked; where every live lease counts (PostgreSQL,
+// several replicas) a claimer holding every live lease of the webhook gets
+// up to max_in_flight ahead, one that is not alone none (the store's
+// leaseBound), so what all replicas have sent and not yet recorded stays
+// within max_in_flight. Ordered and rate limited
 // webhooks claim only what starts at once: their order and their bucket are
 // kept by the queue. Buffered notifications hold a lease long enough to
 // wait one attempt's timeout and then run their own; one that could no

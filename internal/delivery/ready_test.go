@@ -13,9 +13,14 @@ import (
 // readyDispatcher is a dispatcher over q whose clock the test moves.
 func readyDispatcher(t *testing.T, q *fakeQueue, clock *atomic.Int64) (*Dispatcher, context.Context) {
 	t.Helper()
-	d := NewDispatcher(q, NewSender(netguard.Guard{AllowPrivate: true}, "test"), Config{
-		Owner: "o", MaxConcurrency: 64, Now: func() time.Time { return time.UnixMilli(clock.Load()) },
-	})
+	return readyDispatcherWith(t, q, clock, Config{})
+}
+
+// readyDispatcherWith is readyDispatcher with cfg's other settings.
+func readyDispatcherWith(t *testing.T, q *fakeQueue, clock *atomic.Int64, cfg Config) (*Dispatcher, context.Context) {
+	t.Helper()
+	cfg.Owner, cfg.MaxConcurrency, cfg.Now = "o", 64, func() time.Time { return time.UnixMilli(clock.Load()) }
+	d := NewDispatcher(q, NewSender(netguard.Guard{AllowPrivate: true}, "test"), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	d.attemptCtx = ctx
@@ -59,6 +64,37 @@ func TestReadyBufferFeedsFreedSlots(t *testing.T) {
 		t.Fatalf("after the attempts: %d claims, %d buffered, %d slots held; want the buffered two run with no claim",
 			len(q.claims), d.buffered, d.slots.used())
 	}
+}
+
+// TestSharedSlotsWaitForRecording: where other replicas share the queue, a
+// finished attempt's slot goes to a buffered notification only once its
+// result is recorded, so what is sent and not recorded stays within
+// max_in_flight (what a crash repeats).
+func TestSharedSlotsWaitForRecording(t *testing.T) {
+	srv, got, release := holdingReceiver(t)
+	q := newFakeQueue()
+	q.add("a", srv.URL, 10)
+	q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	d, ctx := readyDispatcherWith(t, q, &clock, Config{Shared: true})
+
+	if _, err := d.dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	awaitCount(t, "requests in flight", got.Load, 2)
+	close(release)
+	awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, 2)
+	d.mu.Lock()
+	buffered := d.buffered
+	d.mu.Unlock()
+	if got.Load() != 2 || buffered != 2 || d.slots.inFlight("a") != 2 {
+		t.Fatalf("before recording: %d requests, %d buffered, %d slots held; want 2, 2 and 2", got.Load(), buffered, d.slots.inFlight("a"))
+	}
+	batch := []store.AttemptResult{<-d.results, <-d.results}
+	d.commit(ctx, batch)
+	d.recorded(batch)
+	awaitCount(t, "requests", got.Load, 4)
 }
 
 // TestReadyBufferDropsWhatItsLeaseCannotCover: a buffered notification

@@ -177,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		MaxConcurrency: cfg.MaxConcurrency,
 		ShutdownGrace:  cfg.ShutdownGrace,
 		Lease:          cfg.Lease,
-		Committers:     committers(cfg),
+		Shared:         cfg.DatabaseURL != "",
 		Logger:         cfg.Logger.With("component", "dispatcher"),
 	})
 	// Broker sources publish as POST /events does, through the same store,
@@ -331,15 +331,4 @@ func ownerID() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
-}
-
-// committers is how many result batches the dispatcher records at once:
-// two on PostgreSQL, where one batch's commit waits for the disk while the
-// next is written; one on SQLite, whose single writer would only queue
-// them.
-func committers(cfg Config) int {
-	if cfg.DatabaseURL != "" {
-		return 2
-	}
-	return 1
 }

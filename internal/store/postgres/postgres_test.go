@@ -47,17 +47,24 @@ func TestReplayPlan(t *testing.T) {
 		[]string{"Seq Scan", "Bitmap", "Hash", "Sort", "Merge"})
 }
 
-// TestQuietCompletionTakesNoLock: a result batch that changes nothing of a
-// healthy webhook's health but a recent last success neither locks nor
-// writes the webhook's row, so it is recorded while another transaction (a
-// publish group, a claim) holds that row; a failure waits for the row.
-func TestQuietCompletionTakesNoLock(t *testing.T) {
+// openPostgres opens a store on a fresh database and returns its URL.
+func openPostgres(t *testing.T) (*postgres.Store, string) {
+	t.Helper()
 	url := pgtest.Database(t)
 	s, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
+	return s, url
+}
+
+// TestQuietCompletionTakesNoLock: a result batch that changes nothing of a
+// healthy webhook's health but a recent last success neither locks nor
+// writes the webhook's row, so it is recorded while another transaction (a
+// publish group, a claim) holds that row; a failure waits for the row.
+func TestQuietCompletionTakesNoLock(t *testing.T) {
+	s, url := openPostgres(t)
 	ten := storetest.MustTenant(t, s)
 	w := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION")
 	storetest.PublishTo(t, s, ten.ID, w.ID, 3, storetest.T0)
@@ -123,5 +130,50 @@ func TestQuietCompletionTakesNoLock(t *testing.T) {
 	got, err := s.Webhook(ctx, ten.ID, w.ID)
 	if err != nil || got.Health.ConsecutiveFailures != 1 {
 		t.Fatalf("after the failure: %d consecutive failures (err %v), want 1", got.Health.ConsecutiveFailures, err)
+	}
+}
+
+// TestClaimAhead: where every live lease counts against max_in_flight, a
+// claimer holding every lease of a webhook may take up to max_in_flight
+// more ahead of its free slots (delivery's ready buffer); another
+// dispatcher then gets nothing until the leases fall under max_in_flight,
+// and then at most what is left under it; and a claimer that is not alone
+// takes no more than max_in_flight in all.
+func TestClaimAhead(t *testing.T) {
+	s, _ := openPostgres(t)
+	ten := storetest.MustTenant(t, s)
+	w := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION") // max_in_flight 16
+	storetest.PublishTo(t, s, ten.ID, w.ID, 60, storetest.T0)
+	now := storetest.T0.Add(time.Second)
+	claim := func(owner string, limit int) []store.Claimed {
+		t.Helper()
+		c := store.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(time.Minute),
+			Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: limit, MaxInFlight: 16}}}
+		got, err := s.Claim(context.Background(), c)
+		if err != nil {
+			t.Fatalf("claim by %s: %v", owner, err)
+		}
+		return got
+	}
+	a := claim("a", 40)
+	if len(a) != 32 {
+		t.Fatalf("a, alone, claimed %d, want 32 (16 and 16 ahead)", len(a))
+	}
+	if b := claim("b", 40); len(b) != 0 {
+		t.Fatalf("b claimed %d while a holds 32 leases, want 0", len(b))
+	}
+	var results []store.AttemptResult
+	for _, n := range a[:20] {
+		results = append(results, store.AttemptResult{LeaseToken: n.LeaseToken, WebhookID: n.WebhookID, Status: store.StatusDelivered,
+			Attempt: store.Attempt{NotificationID: n.ID, Number: n.Attempt, Started: now, Duration: time.Millisecond, StatusCode: 200}})
+	}
+	if _, err := s.Complete(context.Background(), store.Completion{Results: results, Now: now, Health: policy.Policy{}}); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	if b := claim("b", 40); len(b) != 4 {
+		t.Fatalf("b claimed %d while a holds 12 leases, want 4 (up to 16 in all)", len(b))
+	}
+	if more := claim("a", 40); len(more) != 0 {
+		t.Fatalf("a claimed %d more beside b's leases with 16 live, want 0", len(more))
 	}
 }

@@ -50,7 +50,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		reqs := slices.SortedFunc(slices.Values(c.Requests), func(a, b store.ClaimRequest) int {
 			return strings.Compare(a.WebhookID, b.WebhookID)
 		})
-		states, err := s.claimStates(ctx, tx, reqs, c.Now)
+		states, err := s.claimStates(ctx, tx, reqs, c.Owner, c.Now)
 		if err != nil {
 			return err
 		}
@@ -154,6 +154,8 @@ type claimState struct {
 	health store.Health
 	bucket policy.Bucket
 	leased int // live leases, where counted
+	// others: the live leases held by other dispatchers than the claimer.
+	others int
 	found  bool
 }
 
@@ -164,7 +166,7 @@ type claimState struct {
 // a publish or another claim holding them), so that two replicas never
 // count the same free slots or tokens and no write lowering a wake time is
 // lost. reqs are sorted by webhook id.
-func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimRequest, now time.Time) (map[string]claimState, error) {
+func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimRequest, owner string, now time.Time) (map[string]claimState, error) {
 	ids := make([]any, 0, len(reqs))
 	for _, r := range reqs {
 		if r.Limit > 0 {
@@ -214,20 +216,21 @@ func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimReque
 	// Every live lease counts, the claimer's own included: a lease whose
 	// result is still being recorded is an attempt that a crash would
 	// repeat, so at most max_in_flight of them exist across replicas.
-	rows, err = tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(counted))+`)
-		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(counted, ms(now))...)
+	rows, err = tx.QueryContext(ctx, `SELECT webhook_id, count(*), sum(CASE WHEN lease_owner <> ? THEN 1 ELSE 0 END)
+		FROM notifications WHERE webhook_id IN (`+placeholders(len(counted))+`)
+		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(append([]any{owner}, counted...), ms(now))...)
 	if err != nil {
 		return nil, fmt.Errorf("count leases: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		var n, others int
+		if err := rows.Scan(&id, &n, &others); err != nil {
 			return nil, fmt.Errorf("scan lease count: %w", err)
 		}
 		st := out[id]
-		st.leased = n
+		st.leased, st.others = n, others
 		out[id] = st
 	}
 	if err := rows.Err(); err != nil {
@@ -241,7 +244,8 @@ func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimReque
 //   - the circuit (policy.Circuit) allows nothing until its probe time,
 //     then one probe with nothing in flight;
 //   - MaxInFlight counts every live lease, whoever holds it, so the bound
-//     holds across replicas (an ordered webhook has one slot); a database
+//     holds across replicas (an ordered webhook has one slot; a claimer
+//     alone may take more ahead, see leaseBound); a database
 //     one process uses (oneProcess) counts only for probes and ordered
 //     webhooks, the dispatcher's own count being exact otherwise;
 //   - a rate limit spends tokens of a bucket (policy.Bucket) kept in the
@@ -269,7 +273,7 @@ func slots(r store.ClaimRequest, c store.Claim, st claimState, oneProcess bool) 
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
 	if maxInFlight > 0 && (!oneProcess || sl.probe || r.Ordered) {
-		n = min(n, maxInFlight-st.leased)
+		n = min(n, leaseBound(maxInFlight, st, sl.probe || r.Ordered)-st.leased)
 		sl.blocked = n <= 0
 	}
 	if sl.rate > 0 {
@@ -283,6 +287,24 @@ func slots(r store.ClaimRequest, c store.Claim, st claimState, oneProcess bool) 
 	}
 	sl.n = max(n, 0)
 	return sl
+}
+
+// leaseBound is how many live leases of a webhook a claim may bring it to,
+// where every live lease counts. At most maxInFlight sent attempts of a
+// webhook may wait for their results across replicas (what a crash may
+// repeat), and a dispatcher sends at most maxInFlight of its own at once.
+// So a claimer that holds every live lease of the webhook may take as many
+// again ahead (delivery's ready buffer): while it holds maxInFlight or more,
+// another replica's claims and hand-offs get nothing, and once it holds
+// fewer, they take at most what it leaves, and it cannot take more without
+// a claim that counts theirs. One webhook's deliveries then no longer wait
+// for a claim after each attempt, only after each maxInFlight of them.
+// Probes and ordered webhooks (one at a time) never claim ahead.
+func leaseBound(maxInFlight int, st claimState, single bool) int {
+	if single || st.others > 0 {
+		return maxInFlight
+	}
+	return 2 * maxInFlight
 }
 
 // spend records what a claim took: the probe time of an open circuit (no
