@@ -268,3 +268,26 @@ func testReplayDeferred(t *testing.T, newStore NewStoreFunc) {
 		t.Fatalf("replay after the fan-out queued %d, want 0", n)
 	}
 }
+
+// testReplaySkipsTestEvents: a test event (POST /webhooks/{id}:test) was
+// sent to one webhook only: a replay of another webhook sends the tenant's
+// real events of the window, never the test.
+func testReplaySkipsTestEvents(t *testing.T, newStore NewStoreFunc) {
+	s, _ := newStore(t)
+	ctx := ctxOf(t)
+	ten := MustTenant(t, s)
+	tested := MustWebhook(t, s, ten.ID, "*")
+	real := publishEvent(t, s, ten.ID, newEvent("TRANSACTION", T0.Add(time.Minute))).Event
+	e := newEvent("TRANSACTION", T0.Add(2*time.Minute))
+	e.Test = true
+	_, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{e}, Now: e.Created, Webhook: tested.ID})
+	NoErr(t, err, "test publish")
+	late := MustWebhook(t, s, ten.ID, "*")
+	now := T0.Add(time.Hour)
+	if n := replay(t, s, store.ReplayRequest{TenantID: ten.ID, WebhookID: late.ID, From: T0, To: now, Now: now}); n != 1 {
+		t.Fatalf("replay queued %d, want 1 (the real event only)", n)
+	}
+	if got := noteEvents(hookNotes(t, s, ten.ID, late.ID)); !slices.Equal(got, []string{real.ID}) {
+		t.Fatalf("the replayed webhook has notifications for %v, want only the real event %s", got, real.ID)
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ReplayIncludeDelivered", testReplayIncludeDelivered},
 		{"ReplayBound", testReplayBound},
 		{"ReplayDeferred", testReplayDeferred},
+		{"ReplaySkipsTestEvents", testReplaySkipsTestEvents},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
 	}

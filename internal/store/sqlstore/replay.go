@@ -75,7 +75,9 @@ func replayQuery(req store.ReplayRequest, w store.Webhook, withPayload bool) (st
 	if withPayload {
 		q.WriteString(`, e.payload`)
 	}
-	q.WriteString(` FROM events e WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ?`)
+	// A test event (POST /webhooks/{id}:test) was meant for its one
+	// webhook: a replay never sends it again.
+	q.WriteString(` FROM events e WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.test = 0`)
 	args := []any{req.TenantID, ms(req.From), ms(req.To)}
 	names := req.Events
 	if names == nil && !slices.Contains(w.Events, "*") {
