@@ -2,7 +2,7 @@
 // 5): sign-in with an API key, webhooks with their status, health and a
 // delivery chart, recent notifications with filters and search, one
 // notification's payload and attempts, and the actions re-send expired,
-// ping and disable/enable.
+// replay a window, ping and disable/enable.
 //
 // Pages are rendered on the server with html/template from embedded assets;
 // there is no JavaScript and nothing is loaded from elsewhere, so it works
@@ -181,6 +181,7 @@ func (h *handler) signedInRoutes() []route {
 		{"POST", "/webhooks/{id}/ping", h.pingAction},
 		{"POST", "/webhooks/{id}/status", h.statusAction},
 		{"POST", "/webhooks/{id}/sendexpired", h.sendExpiredAction},
+		{"POST", "/webhooks/{id}/replay", h.replayAction},
 		{"GET", "/notifications", h.notificationList},
 		{"GET", "/notifications/{id}", h.notificationPage},
 		{"POST", "/notifications/{id}/resend", h.resendAction},

@@ -181,6 +181,9 @@ type webhookPageData struct {
 	Recent       notesTable
 	Expired      int
 	ExpiredMore  bool
+	// ReplayEvents are the events the replay form offers: those of the
+	// catalogue the webhook subscribes to.
+	ReplayEvents []string
 }
 
 // webhookPage shows one webhook: health, configuration (no secrets), the
@@ -223,6 +226,12 @@ func (h *handler) webhookPage(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	d.Expired, d.ExpiredMore = len(expired), pg.HasMore
+	cat, err := h.eventCatalogue(r, rq)
+	if err != nil {
+		h.apiFailure(w, r, rq, err)
+		return
+	}
+	d.ReplayEvents = replayEvents(cat, hk)
 	v := view{Title: "Webhook " + hk.Endpoint, Nav: "webhooks", Data: d}
 	if d.Stats.Pending > 0 && hk.Status == "ACTIVE" {
 		v.Refresh = listRefresh
