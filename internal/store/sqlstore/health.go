@@ -44,12 +44,15 @@ const healthRefresh = time.Second
 // failures then counts as recorded after this one.
 func (s *Store) lockHealth(ctx context.Context, tx *tx, c store.Completion) (map[string]*webhookHealth, error) {
 	var ids []any
-	seen := map[string]bool{}
+	byHook := map[string][]store.AttemptResult{}
 	for _, r := range c.Results {
-		if r.WebhookID != "" && !seen[r.WebhookID] {
-			seen[r.WebhookID] = true
+		if r.WebhookID == "" {
+			continue
+		}
+		if _, ok := byHook[r.WebhookID]; !ok {
 			ids = append(ids, r.WebhookID)
 		}
+		byHook[r.WebhookID] = append(byHook[r.WebhookID], r)
 	}
 	out, err := s.readHealth(ctx, tx, ids, "")
 	if err != nil {
@@ -61,7 +64,7 @@ func (s *Store) lockHealth(ctx context.Context, tx *tx, c store.Completion) (map
 		if w == nil {
 			continue
 		}
-		if w.quiet = quiet(w.id, w.h, c); !w.quiet {
+		if w.quiet = quiet(w.h, byHook[w.id], c.Health); !w.quiet {
 			busy = append(busy, id)
 		}
 	}
@@ -82,16 +85,14 @@ func (s *Store) lockHealth(ctx context.Context, tx *tx, c store.Completion) (map
 	return out, nil
 }
 
-// quiet says the results of c for webhook id leave its health h as it is,
-// but for a last success moved by less than healthRefresh.
-func quiet(id string, h store.Health, c store.Completion) bool {
+// quiet says a webhook's results, folded in order through p, leave its
+// health h as it is but for a last success moved by less than
+// healthRefresh.
+func quiet(h store.Health, results []store.AttemptResult, p store.HealthPolicy) bool {
 	after := h
-	for _, r := range c.Results {
-		if r.WebhookID != id {
-			continue
-		}
+	for _, r := range results {
 		var ch store.HealthChange
-		if after, ch = c.Health.Record(after, r); ch != (store.HealthChange{}) {
+		if after, ch = p.Record(after, r); ch != (store.HealthChange{}) {
 			return false
 		}
 	}
