@@ -254,7 +254,9 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 			return nil, err
 		}
 		w.Modified, w.Health.CircuitOpenUntil, w.Due = fromMS(modified), fromMS(open), wake <= now
-		if handoff != "" && w.Status == store.WebhookActive && !w.Due && !w.Health.CircuitOpen() {
+		// Due ones too: Reserve hands off to a due webhook as well (half
+		// its slots), and what other replicas lease counts for it.
+		if handoff != "" && w.Status == store.WebhookActive && !w.Health.CircuitOpen() {
 			candidates = append(candidates, w.ID)
 		}
 		out[tenant] = append(out[tenant], w)
