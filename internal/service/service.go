@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/policy"
 	"github.com/heraldhq/herald/internal/publish"
 	"github.com/heraldhq/herald/internal/source"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/internal/web"
 )
@@ -95,6 +96,7 @@ type Service struct {
 	sourced       chan struct{}
 	stopListen    context.CancelFunc
 	fanned        chan struct{} // closed when the deferred fan-out writer has stopped
+	checkpointed  chan struct{} // closed when the SQLite checkpointer has stopped
 	stopRetention context.CancelFunc
 	retained      chan struct{}
 	dispatched    chan error
@@ -240,6 +242,13 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 			f.WriteFanouts(lctx, disp.Wake, cfg.Logger.With("component", "fanout"))
 		}
 	}()
+	s.checkpointed = make(chan struct{})
+	go func() {
+		defer close(s.checkpointed)
+		if c, ok := st.Backend.(checkpointer); ok {
+			c.Checkpoint(lctx, sqlite.CheckpointInterval, cfg.Logger.With("component", "checkpoint"))
+		}
+	}()
 	go func() { s.served <- s.http.Serve(ln) }()
 	serving := []any{"addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version}
 	if proxy != nil {
@@ -288,6 +297,7 @@ func (s *Service) Close() error {
 		}
 		s.stopListen()
 		<-s.fanned
+		<-s.checkpointed
 		if err := s.tracing.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush traces: %w", err))
 		}

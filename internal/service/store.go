@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
@@ -123,6 +124,12 @@ func openForServe(ctx context.Context, cfg Config) (*opened, error) {
 // listener is a store that can wake dispatchers of other processes.
 type listener interface {
 	Listen(ctx context.Context, wake func(), log *slog.Logger)
+}
+
+// checkpointer copies SQLite's WAL into its database file, off the
+// writer's path, until its context ends.
+type checkpointer interface {
+	Checkpoint(ctx context.Context, interval time.Duration, log *slog.Logger)
 }
 
 // fanoutWriter writes deferred fan-outs until its context ends.

@@ -57,7 +57,7 @@ func newStill(t *testing.T, now time.Time) *still {
 	clk := &clock{t: now}
 	srv := httptest.NewServer(web.New(web.Config{API: api.NewInProcess(api.Config{Store: st, Catalog: cat}), Store: st, Now: clk.now}))
 	t.Cleanup(srv.Close)
-	return &still{t: t, st: st, tenant: ten, key: key, clk: clk, b: newBrowserless(t, srv.URL, nil)}
+	return &still{t: t, st: st.Store, tenant: ten, key: key, clk: clk, b: newBrowserless(t, srv.URL, nil)}
 }
 
 // at sets the dashboard's clock and signs in anew (the clock may have

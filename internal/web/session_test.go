@@ -69,7 +69,7 @@ func replica(t *testing.T, in *heraldtest.Instance, cfg web.Config) (http.Handle
 	cfg.API = api.NewInProcess(api.Config{Store: st, Catalog: cat, Sender: delivery.NewSender(guard, "test"),
 		Waker: noWaker{}, Guard: guard, AllowHTTP: true})
 	cfg.Store = st
-	return web.New(cfg), st
+	return web.New(cfg), st.Store
 }
 
 // sessionCookieOf is the session cookie a sign-in set.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlstore"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
@@ -19,7 +19,7 @@ func TestSourceURLSealed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	oldKey, _ := secrets.NewKey()
 	newKey, _ := secrets.NewKey()
-	open := func(spec string) *sqlstore.Store { return openSealed(t, path, spec) }
+	open := func(spec string) *sqlite.Store { return openSealed(t, path, spec) }
 	s := open(oldKey)
 	ten := storetest.MustTenant(t, s)
 	src := store.Source{ID: "0190b8a0-0000-7000-8000-000000000001", TenantID: ten.ID, Type: store.SourceRabbitMQ,

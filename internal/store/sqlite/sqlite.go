@@ -26,9 +26,16 @@ var migrations embed.FS
 var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true,
 	Explain: "EXPLAIN QUERY PLAN "}
 
+// Store is the SQLite store: the shared SQL store plus a connection of its
+// own for checkpoints (checkpoint.go).
+type Store struct {
+	*sqlstore.Store
+	ckpt *sql.DB
+}
+
 // Open opens (creating if needed, mode 0600) the database file at path and
 // brings its schema up to date.
-func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*Store, error) {
 	if err := restrictFiles(path); err != nil {
 		return nil, err
 	}
@@ -53,7 +60,21 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return sqlstore.New(w, r, dialect, opts...), nil
+	c, err := sql.Open("sqlite", dsn(path, "deferred"))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite checkpointer %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	c.SetConnMaxIdleTime(0)
+	return &Store{Store: sqlstore.New(w, r, dialect, opts...), ckpt: c}, nil
+}
+
+// Close closes the store and the checkpointer's connection.
+func (s *Store) Close() error {
+	return errors.Join(s.ckpt.Close(), s.Store.Close())
 }
 
 // dsn builds a connection string with Herald's pragmas: WAL with
@@ -62,8 +83,7 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 func dsn(path, txlock string, extra ...string) string {
 	q := url.Values{}
 	for _, p := range append([]string{"synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
-		// Checkpoint (and fsync) every ~40 MB of WAL rather than every 4 MB.
-		"wal_autocheckpoint(10000)"}, extra...) {
+		fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)}, extra...) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)

@@ -124,7 +124,7 @@ func TestSQLiteOddPath(t *testing.T) {
 }
 
 // openSealed opens the database at path with the keyring spec.
-func openSealed(t *testing.T, path, spec string) *sqlstore.Store {
+func openSealed(t *testing.T, path, spec string) *sqlite.Store {
 	t.Helper()
 	k, err := secrets.Parse(spec)
 	storetest.NoErr(t, err, "keyring")
@@ -140,7 +140,7 @@ func TestResealAfterRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	oldKey, _ := secrets.NewKey()
 	newKey, _ := secrets.NewKey()
-	open := func(spec string) *sqlstore.Store { return openSealed(t, path, spec) }
+	open := func(spec string) *sqlite.Store { return openSealed(t, path, spec) }
 	s := open(oldKey)
 	ten := storetest.MustTenant(t, s)
 	var ids []string

@@ -26,7 +26,7 @@ func TestSubjectSearchPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		checkPlans(t, s, regexp.MustCompile(`(?m)^SCAN (events|notifications)\b|USE TEMP B-TREE FOR ORDER BY$`),
+		checkPlans(t, s.Store, regexp.MustCompile(`(?m)^SCAN (events|notifications)\b|USE TEMP B-TREE FOR ORDER BY$`),
 			map[string]string{"subject batch": "events_card", "events": "events_card", "tenant events": "events_tenant_created", "tenant search": "notifications_tenant"})
 	})
 	t.Run("postgres", func(t *testing.T) {
