@@ -36,6 +36,7 @@ const (
 	ScenarioCeiling          = "ceiling"
 	ScenarioThroughput       = "throughput"
 	ScenarioThroughputSingle = "throughput-single"
+	ScenarioReplicas         = "replicas"
 	ScenarioPublish          = "publish"
 	ScenarioLatency          = "latency"
 	ScenarioIsolation        = "isolation"
@@ -54,7 +55,7 @@ const (
 // find no queued work of it (their figures are the drain of their own
 // queues), and its rows left behind are a twentieth of the 2,000,000
 // notifications throughput leaves by default.
-var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioThroughputSingle, ScenarioPublish,
+var Scenarios = []string{ScenarioCeiling, ScenarioThroughput, ScenarioThroughputSingle, ScenarioReplicas, ScenarioPublish,
 	ScenarioLatency, ScenarioIsolation, ScenarioFanout, ScenarioBacklog, ScenarioIngest, ScenarioSource, ScenarioScale}
 
 // Backends a Herald under test may run on.
@@ -224,6 +225,9 @@ type bench struct {
 	cat       *catalog.Catalog
 	sample    []byte
 	inProcess bool
+	// dataDir and adminKey are the in-process Herald's, which the replicas
+	// scenario's other replicas share.
+	dataDir, adminKey string
 	// ceiling is the ceiling scenario's requests/s (0: not measured).
 	ceiling float64
 	// throughput is the throughput scenario's notifications/s (0: not
@@ -349,20 +353,11 @@ func (b *bench) startHerald(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	logw := b.cfg.HeraldLog
-	if logw == nil {
-		logw = io.Discard
-	}
-	key := "hk_bench_" + randomHex(16)
-	svc, err := service.Start(ctx, service.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: b.cfg.DatabaseURL, AdminKey: key,
-		AllowHTTP: true, AllowPrivateTargets: true, MaxWebhooksPerTenant: 0,
-		ShutdownGrace: 2 * time.Second, Version: "bench",
-		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	b.dataDir, b.adminKey = dir, "hk_bench_"+randomHex(16)
+	svc, err := b.startService(ctx)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start herald: %w", err)
+		return nil, err
 	}
 	stop := func() {
 		if err := svc.Close(); err != nil {
@@ -370,7 +365,7 @@ func (b *bench) startHerald(ctx context.Context) (func(), error) {
 		}
 		os.RemoveAll(dir)
 	}
-	b.api = newAPIClient("http://"+svc.Addr(), key)
+	b.api = newAPIClient("http://"+svc.Addr(), b.adminKey)
 	if b.cfg.DatabaseURL != "" {
 		empty, err := b.api.isEmpty(ctx)
 		if err != nil {
@@ -383,6 +378,26 @@ func (b *bench) startHerald(ctx context.Context) (func(), error) {
 		}
 	}
 	return stop, nil
+}
+
+// startService starts one in-process Herald on the bench's data directory
+// and database: the bench's own, or on PostgreSQL another replica beside
+// it (same admin key and encryption key).
+func (b *bench) startService(ctx context.Context) (*service.Service, error) {
+	logw := b.cfg.HeraldLog
+	if logw == nil {
+		logw = io.Discard
+	}
+	svc, err := service.Start(ctx, service.Config{
+		Addr: "127.0.0.1:0", DataDir: b.dataDir, DatabaseURL: b.cfg.DatabaseURL, AdminKey: b.adminKey,
+		AllowHTTP: true, AllowPrivateTargets: true, MaxWebhooksPerTenant: 0,
+		ShutdownGrace: 2 * time.Second, Version: "bench",
+		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start herald: %w", err)
+	}
+	return svc, nil
 }
 
 // runScenario runs one scenario within its timeout, then deletes its
@@ -402,6 +417,8 @@ func (b *bench) runScenario(ctx context.Context, name string) ScenarioResult {
 		err = b.runThroughput(sctx, &res)
 	case ScenarioThroughputSingle:
 		err = b.runThroughputSingle(sctx, &res)
+	case ScenarioReplicas:
+		err = b.runReplicas(sctx, &res)
 	case ScenarioPublish:
 		err = b.runPublish(sctx, &res)
 	case ScenarioLatency:

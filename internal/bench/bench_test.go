@@ -122,6 +122,9 @@ func TestSmokeEveryScenario(t *testing.T) {
 			t.Errorf("%s failed: %s", s.Name, s.Error)
 			continue
 		}
+		if s.Name == ScenarioReplicas && (len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "PostgreSQL")) {
+			t.Errorf("replicas on SQLite: notes %v, want it skipped for PostgreSQL", s.Notes)
+		}
 		var names []string
 		for _, f := range s.Figures {
 			names = append(names, f.Name)
@@ -370,7 +373,7 @@ func TestPostgresScenarios(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.DatabaseURL = pgtest.Database(t)
-	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioLatency, ScenarioFanout, ScenarioBacklog}
+	cfg.Scenarios = []string{ScenarioCeiling, ScenarioThroughputSingle, ScenarioReplicas, ScenarioLatency, ScenarioFanout, ScenarioBacklog}
 	cfg.Events, cfg.Backlog, cfg.Duration = 200, 1000, 500*time.Millisecond
 	report, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -386,7 +389,10 @@ func TestPostgresScenarios(t *testing.T) {
 		if s.Name == ScenarioFanout {
 			checkFanout(t, s)
 		}
-		if s.Name != ScenarioThroughputSingle && s.Name != ScenarioBacklog {
+		if s.Name == ScenarioReplicas {
+			checkReplicas(t, s)
+		}
+		if s.Name != ScenarioThroughputSingle && s.Name != ScenarioBacklog && s.Name != ScenarioReplicas {
 			continue
 		}
 		var pg *Figure
@@ -407,6 +413,29 @@ func TestPostgresScenarios(t *testing.T) {
 		"backlog drain": ">= 10000 notifications/s", "postgres CPU per notification": "<= 60 µs",
 		"fanout other-tenant publish p99": "< 100 ms",
 	})
+}
+
+// checkReplicas asserts what the replicas scenario reports without the
+// throughput scenario in the run: the three replicas' rate, no duplicate
+// (a receiver counting every arrival), and no baseline to compare with.
+func checkReplicas(t *testing.T, s ScenarioResult) {
+	t.Helper()
+	var names []string
+	for _, f := range s.Figures {
+		names = append(names, f.Name)
+		if f.Name == "replicas duplicates" && (f.Value != 0 || f.Met == nil || !*f.Met) {
+			t.Errorf("replicas duplicates = %+v, want 0 and met", f)
+		}
+	}
+	if want := "3 replicas throughput,replicas duplicates,postgres CPU per notification"; strings.Join(names, ",") != want {
+		t.Errorf("replicas figures = %v, want %s", names, want)
+	}
+	if s.Details["replicas"] != Replicas || s.Details["notifications"] != int64(200*2) {
+		t.Errorf("replicas details = %v", s.Details)
+	}
+	if !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, "no one-replica baseline") }) {
+		t.Errorf("replicas notes = %v, want the missing baseline", s.Notes)
+	}
 }
 
 // checkFanout asserts what the fanout scenario of testConfig counted: its

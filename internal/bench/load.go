@@ -74,7 +74,7 @@ func (b *bench) runThroughput(ctx context.Context, res *ScenarioResult) error {
 	if err != nil {
 		return err
 	}
-	rate, pg, total, err := b.batchThroughput(ctx, res, ScenarioThroughput, ids)
+	rate, pg, total, err := b.batchThroughput(ctx, res, ScenarioThroughput, ids, []*apiClient{b.api})
 	if err != nil {
 		return err
 	}
@@ -84,11 +84,12 @@ func (b *bench) runThroughput(ctx context.Context, res *ScenarioResult) error {
 	return nil
 }
 
-// batchThroughput publishes the configured events in batches of 500 to
-// the webhooks ids (receiver tag tag) and returns the notifications
-// delivered per second, with the PostgreSQL window of the run (to report
-// after the caller's figures) and the notification count.
-func (b *bench) batchThroughput(ctx context.Context, res *ScenarioResult, tag string, ids []string) (float64, *pgWindow, int64, error) {
+// batchThroughput publishes the configured events in batches of 500
+// through the APIs via (in turn) to the webhooks ids (receiver tag tag) and
+// returns the notifications delivered per second, with the PostgreSQL
+// window of the run (to report after the caller's figures) and the
+// notification count.
+func (b *bench) batchThroughput(ctx context.Context, res *ScenarioResult, tag string, ids []string, via []*apiClient) (float64, *pgWindow, int64, error) {
 	n, m := b.cfg.Events, len(ids)
 	total := int64(n) * int64(m)
 	res.Details["events"], res.Details["webhooks"], res.Details["notifications"] = n, m, total
@@ -102,7 +103,7 @@ func (b *bench) batchThroughput(ctx context.Context, res *ScenarioResult, tag st
 	end, received, err := b.publishAndDrain(ctx, func(ctx context.Context) error {
 		t0 := time.Now()
 		defer func() { pubTime = time.Since(t0) }()
-		return b.publishBatches(ctx, n, publishBatchSize, &published)
+		return b.publishBatches(ctx, via, n, publishBatchSize, &published)
 	}, tag, total, ids)
 	if err != nil {
 		return 0, nil, total, err
@@ -170,7 +171,7 @@ func (b *bench) runBacklog(ctx context.Context, res *ScenarioResult) error {
 	stop := b.progress(ScenarioBacklog+" (queue)", meter{label: "published", unit: "events", total: int64(events), done: published.Load})
 	pg := b.startPG(ctx)
 	pubStart := time.Now()
-	err = b.publishBatches(ctx, events, publishBatchSize, &published)
+	err = b.publishBatches(ctx, []*apiClient{b.api}, events, publishBatchSize, &published)
 	stop()
 	if err != nil {
 		return err
@@ -245,7 +246,7 @@ func (b *bench) runIngest(ctx context.Context, res *ScenarioResult) error {
 	var published atomic.Int64
 	stop := b.progress(ScenarioIngest, meter{label: "published", unit: "events", total: int64(n), done: published.Load})
 	start := time.Now()
-	err := b.publishBatches(ctx, n, ingestBatchSize, &published)
+	err := b.publishBatches(ctx, []*apiClient{b.api}, n, ingestBatchSize, &published)
 	elapsed := time.Since(start)
 	stop()
 	if err != nil {
@@ -282,9 +283,10 @@ func batchBody(sample []byte, n int) []byte {
 }
 
 // publishBatches publishes events in batches of size from the configured
-// number of concurrent publishers, adding each accepted batch to
-// published. The first failure stops every publisher.
-func (b *bench) publishBatches(ctx context.Context, events, size int, published *atomic.Int64) error {
+// number of concurrent publishers, batch i through via[i % len(via)],
+// adding each accepted batch to published. The first failure stops every
+// publisher.
+func (b *bench) publishBatches(ctx context.Context, via []*apiClient, events, size int, published *atomic.Int64) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	full := batchBody(b.sample, min(size, events))
@@ -300,7 +302,7 @@ func (b *bench) publishBatches(ctx context.Context, events, size int, published 
 				if rest := events - int(i)*size; rest < size {
 					body, count = batchBody(b.sample, rest), rest
 				}
-				if err := b.api.publishBatch(ctx, body); err != nil {
+				if err := via[i%int64(len(via))].publishBatch(ctx, body); err != nil {
 					cancel(fmt.Errorf("publish batch %d of %d: %w", i+1, batches, err))
 					return
 				}

@@ -61,7 +61,7 @@ func (b *bench) runScale(ctx context.Context, res *ScenarioResult) error {
 		return err
 	}
 
-	rate, pg, total, err := b.batchThroughput(ctx, res, ScenarioScale, ids)
+	rate, pg, total, err := b.batchThroughput(ctx, res, ScenarioScale, ids, []*apiClient{b.api})
 	if err != nil {
 		return err
 	}

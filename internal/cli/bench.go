@@ -52,6 +52,8 @@ Scenarios, in this order:
                      notifications/s until every one is received and recorded DELIVERED
   throughput-single  the same with --events/4 events, one per POST /events from 16 concurrent
                      publishers
+  replicas           PostgreSQL only: throughput's load published through 3 in-process replicas on
+                     the same database in turn: notifications/s against throughput's, and duplicates
   publish            --events single-event POST /events from 64 keep-alive connections, one
                      healthy subscriber: events/s and Herald's CPU time per publish (its rusage)
   latency            POST /events one at a time at --rate events/s for --duration to one webhook:
@@ -140,7 +142,7 @@ file with the machine's description. Every wait gives up when nothing has moved 
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Scenarios, "scenarios", bench.Scenarios, "scenarios to run, comma-separated")
-	f.IntVar(&cfg.Events, "events", 200000, "events published by throughput, publish, ingest and scale (throughput-single: a quarter)")
+	f.IntVar(&cfg.Events, "events", 200000, "events published by throughput, replicas, publish, ingest and scale (throughput-single: a quarter)")
 	f.IntVar(&cfg.Webhooks, "webhooks", 10, "webhooks each event fans out to (throughput, isolation, backlog)")
 	f.Float64Var(&cfg.Rate, "rate", 1000, "steady notifications per second of latency and isolation")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long latency and each isolation phase publish")
