@@ -52,8 +52,6 @@ Scenarios, in this order:
                      notifications/s until every one is received and recorded DELIVERED
   throughput-single  the same with --events/4 events, one per POST /events from 16 concurrent
                      publishers
-  replicas           PostgreSQL only: throughput's load published through 3 in-process replicas on
-                     the same database in turn: notifications/s against throughput's, and duplicates
   publish            --events single-event POST /events from 64 keep-alive connections, one
                      healthy subscriber: events/s and Herald's CPU time per publish (its rusage)
   latency            POST /events one at a time at --rate events/s for --duration to one webhook:
@@ -75,6 +73,8 @@ Scenarios, in this order:
                      their own (--rabbitmq-url, --nats-url), each then registered as a source
                      with one healthy subscriber: events/s until all are committed, beside the
                      single-event POST /events rate of publish (or of a load measured first)
+  replicas           PostgreSQL only: throughput's load published through 3 in-process replicas on
+                     the same database in turn: notifications/s against throughput's, and duplicates
   scale              --webhooks busy webhooks among --scale-webhooks registered over 100 tenants
                      (of the others a third idle, a third answering 500 with open circuits, a
                      third disabled): throughput as in throughput, against it; then the idle

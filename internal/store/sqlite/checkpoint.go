@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// CheckpointInterval is how often Checkpoint copies the WAL back into the
-// database file. Short, so the WAL stays small (readers search it on every
-// page they read) and each pass copies little.
+// CheckpointInterval is how often, at most, Checkpoint copies the WAL back
+// into the database file while Herald writes. Short: the fsyncs of a pass
+// slow the writer's appends for as long as they last, so many small passes
+// beat a few big ones (docs/performance.md).
 const CheckpointInterval = 50 * time.Millisecond
 
 // walBackstop is the writer's own automatic checkpoint threshold, in WAL
@@ -19,7 +20,8 @@ const CheckpointInterval = 50 * time.Millisecond
 const walBackstop = 10000
 
 // Checkpoint copies committed pages from the WAL into the database file
-// every interval, from a connection of its own, until ctx ends.
+// after the store's commits, at most once per interval, from a connection
+// of its own, until ctx ends.
 //
 // SQLite's automatic checkpoint runs inside the commit that crosses its
 // threshold, on the committing connection. Herald writes through one
@@ -30,14 +32,15 @@ const walBackstop = 10000
 // never waits for readers or writers; the writer restarts the WAL from its
 // start once a pass has copied all of it.
 func (s *Store) Checkpoint(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	failing := false
 	for {
+		// A pass follows commits (what other processes such as the CLI
+		// write, their own connections checkpoint): an idle Herald makes
+		// none, and wakes for none.
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-s.Commits():
 		}
 		err := checkpoint(ctx, s.ckpt)
 		switch {
@@ -49,6 +52,13 @@ func (s *Store) Checkpoint(ctx context.Context, interval time.Duration, log *slo
 		case err == nil && failing:
 			log.Info("checkpoints resumed")
 			failing = false
+		}
+		// At most one pass per interval: commits meanwhile wait for the
+		// next one.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
 		}
 	}
 }

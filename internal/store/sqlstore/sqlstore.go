@@ -101,7 +101,8 @@ func WithSealer(x Sealer) Option { return func(s *Store) { s.seal = x } }
 
 // New returns a Store writing through w and reading through r.
 func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
-	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts()}
+	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts(),
+		writes: writeCheck{commits: make(chan struct{}, 1)}}
 	if r == w {
 		s.r = s.w
 	}

@@ -19,6 +19,7 @@ const writeCheckEvery = 2 * time.Second
 // writeCheck is what the store knows of whether its writes commit.
 type writeCheck struct {
 	lastCommit atomic.Int64 // unix nanoseconds of the latest committed write
+	commits    chan struct{} // see Commits
 	probing    sync.Mutex   // held while a probe runs
 
 	mu       sync.Mutex
@@ -26,7 +27,19 @@ type writeCheck struct {
 	probeErr error
 }
 
-func (h *writeCheck) committed() { h.lastCommit.Store(time.Now().UnixNano()) }
+func (h *writeCheck) committed() {
+	h.lastCommit.Store(time.Now().UnixNano())
+	select {
+	case h.commits <- struct{}{}:
+	default: // a signal is already waiting
+	}
+}
+
+// Commits receives a signal after write transactions of the store commit:
+// one waiting signal stands for every commit since it was sent. For its
+// one consumer, the SQLite checkpointer, which thus sleeps while Herald
+// writes nothing.
+func (s *Store) Commits() <-chan struct{} { return s.writes.commits }
 
 func (h *writeCheck) lastProbe() (time.Time, error) {
 	h.mu.Lock()
