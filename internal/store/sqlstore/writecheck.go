@@ -18,9 +18,9 @@ const writeCheckEvery = 2 * time.Second
 
 // writeCheck is what the store knows of whether its writes commit.
 type writeCheck struct {
-	lastCommit atomic.Int64 // unix nanoseconds of the latest committed write
+	lastCommit atomic.Int64  // unix nanoseconds of the latest committed write
 	commits    chan struct{} // see Commits
-	probing    sync.Mutex   // held while a probe runs
+	probing    sync.Mutex    // held while a probe runs
 
 	mu       sync.Mutex
 	probedAt time.Time
