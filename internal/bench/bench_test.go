@@ -427,7 +427,7 @@ func checkReplicas(t *testing.T, s ScenarioResult) {
 			t.Errorf("replicas duplicates = %+v, want 0 and met", f)
 		}
 	}
-	if want := "3 replicas throughput,replicas duplicates,postgres CPU per notification"; strings.Join(names, ",") != want {
+	if want := "3 replicas throughput,postgres CPU per notification,replicas duplicates"; strings.Join(names, ",") != want {
 		t.Errorf("replicas figures = %v, want %s", names, want)
 	}
 	if s.Details["replicas"] != Replicas || s.Details["notifications"] != int64(200*2) {

@@ -34,7 +34,11 @@ func (b *bench) runReplicas(ctx context.Context, res *ScenarioResult) error {
 		stops = nil
 		return errors.Join(errs...)
 	}
-	defer stopAll() // on failure; a success stops them first
+	defer func() { // on failure; a success stops them first
+		if err := stopAll(); err != nil {
+			res.Notes = append(res.Notes, "stopping the replicas failed: "+err.Error())
+		}
+	}()
 	for range Replicas - 1 {
 		svc, err := b.startService(ctx)
 		if err != nil {
@@ -62,12 +66,20 @@ func (b *bench) runReplicas(ctx context.Context, res *ScenarioResult) error {
 	} else {
 		res.Notes = append(res.Notes, "throughput did not run (or failed) in this run: no one-replica baseline")
 	}
-	dups, _ := res.Details["duplicates"].(int64)
-	res.Figures = append(res.Figures, Figure{Name: "replicas duplicates", Value: float64(dups), Unit: "notifications",
-		Target: "0", Met: boolp(dups == 0)})
 	pg.report(ctx, res, total, true)
+	// Duplicates are counted once every replica has stopped, so that a
+	// late repeat (a lease running out, an attempt finishing during the
+	// shutdown) counts too.
 	if err := stopAll(); err != nil {
 		return fmt.Errorf("stop the replicas: %w", err)
 	}
+	received, err := b.recv.okCount(ctx, ScenarioReplicas)
+	if err != nil {
+		return fmt.Errorf("count what the receiver got: %w", err)
+	}
+	dups := received - total
+	res.Details["duplicates"] = dups
+	res.Figures = append(res.Figures, Figure{Name: "replicas duplicates", Value: float64(dups), Unit: "notifications",
+		Target: "0", Met: boolp(dups == 0)})
 	return nil
 }

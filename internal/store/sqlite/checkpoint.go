@@ -15,9 +15,17 @@ import (
 const CheckpointInterval = 50 * time.Millisecond
 
 // walBackstop is the writer's own automatic checkpoint threshold, in WAL
-// frames (4 KiB pages): the writer checkpoints only when Checkpoint is not
-// running (the CLI) or falls this far behind.
+// frames (4 KiB pages). SQLite restarts the WAL from its start only when a
+// write begins after a pass copied all of it, so under a sustained write
+// load the WAL still reaches this size now and then; the writer's pass then
+// finds little left to copy. Without Checkpoint (the CLI) it is the only
+// checkpoint.
 const walBackstop = 10000
+
+// retries bounds the passes that follow an incomplete one without a new
+// commit: a reader's snapshot or another connection's checkpoint can stop
+// a pass short, and the rest should not wait for the next write.
+const retries = 20
 
 // Checkpoint copies committed pages from the WAL into the database file
 // after the store's commits, at most once per interval, from a connection
@@ -29,20 +37,22 @@ const walBackstop = 10000
 // commit waited for the copy of up to 40 MB and its two fsyncs: that was
 // the tail of publish latency. A PASSIVE checkpoint here runs beside the
 // writer (SQLite lets one checkpointer and one writer work at once) and
-// never waits for readers or writers; the writer restarts the WAL from its
-// start once a pass has copied all of it.
+// never waits for readers or writers.
 func (s *Store) Checkpoint(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	failing := false
+	failing, again := false, 0
 	for {
-		// A pass follows commits (what other processes such as the CLI
-		// write, their own connections checkpoint): an idle Herald makes
-		// none, and wakes for none.
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.Commits():
+		// A pass follows commits of this store, or an incomplete pass: an
+		// idle Herald makes none and wakes for none. (Another process's
+		// writes, the CLI's, are copied by the pass after Herald's next
+		// commit, or by that process's own backstop.)
+		if again == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.Commits():
+			}
 		}
-		err := checkpoint(ctx, s.ckpt)
+		done, err := checkpoint(ctx, s.ckpt)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			// Once per failing spell: the writer's backstop keeps the
@@ -52,6 +62,14 @@ func (s *Store) Checkpoint(ctx context.Context, interval time.Duration, log *slo
 		case err == nil && failing:
 			log.Info("checkpoints resumed")
 			failing = false
+		}
+		switch {
+		case done || err != nil:
+			again = 0
+		case again == 0:
+			again = retries
+		default:
+			again--
 		}
 		// At most one pass per interval: commits meanwhile wait for the
 		// next one.
@@ -63,11 +81,12 @@ func (s *Store) Checkpoint(ctx context.Context, interval time.Duration, log *slo
 	}
 }
 
-// checkpoint runs one PASSIVE checkpoint on db.
-func checkpoint(ctx context.Context, db *sql.DB) error {
+// checkpoint runs one PASSIVE checkpoint on db and reports whether it
+// copied the whole WAL.
+func checkpoint(ctx context.Context, db *sql.DB) (bool, error) {
 	var busy, frames, copied int
 	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-		return fmt.Errorf("wal checkpoint: %w", err)
+		return false, fmt.Errorf("wal checkpoint: %w", err)
 	}
-	return nil
+	return busy == 0 && copied >= frames, nil
 }

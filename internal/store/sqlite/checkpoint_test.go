@@ -13,9 +13,10 @@ import (
 )
 
 // TestCheckpointCopiesWAL: the writer leaves small WALs to the
-// checkpointer (its own threshold is 40 MB), so what Open's migrations
-// wrote reaches the database file only through Checkpoint, which returns
-// once its context ends.
+// checkpointer (its own threshold is 40 MB), so what Open's migrations and
+// a tenant wrote reaches the database file only through Checkpoint, woken
+// by the tenant's commit (the migrations commit outside the store); it
+// returns once its context ends.
 func TestCheckpointCopiesWAL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	s, err := sqlite.Open(t.Context(), path)

@@ -60,6 +60,8 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*Store, er
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
+	// synchronous(NORMAL), in every dsn, is what makes a pass fsync the
+	// WAL before it copies and the database file after.
 	c, err := sql.Open("sqlite", dsn(path, "deferred"))
 	if err != nil {
 		w.Close()
@@ -68,13 +70,19 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*Store, er
 	}
 	c.SetMaxOpenConns(1)
 	c.SetMaxIdleConns(1)
-	c.SetConnMaxIdleTime(0)
 	return &Store{Store: sqlstore.New(w, r, dialect, opts...), ckpt: c}, nil
 }
 
 // Close closes the store and the checkpointer's connection.
 func (s *Store) Close() error {
-	return errors.Join(s.ckpt.Close(), s.Store.Close())
+	var errs []error
+	if err := s.ckpt.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close sqlite checkpointer: %w", err))
+	}
+	if err := s.Store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close sqlite: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // dsn builds a connection string with Herald's pragmas: WAL with

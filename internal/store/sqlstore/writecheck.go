@@ -36,9 +36,9 @@ func (h *writeCheck) committed() {
 }
 
 // Commits receives a signal after write transactions of the store commit:
-// one waiting signal stands for every commit since it was sent. For its
-// one consumer, the SQLite checkpointer, which thus sleeps while Herald
-// writes nothing.
+// one waiting signal stands for every commit since it was sent, so it has
+// exactly one consumer, the SQLite checkpointer, which thus sleeps while
+// Herald writes nothing (elsewhere the one slot fills and stays unread).
 func (s *Store) Commits() <-chan struct{} { return s.writes.commits }
 
 func (h *writeCheck) lastProbe() (time.Time, error) {
