@@ -8,10 +8,17 @@ import (
 	"sync/atomic"
 )
 
-// maxCachedStmts bounds the statements kept prepared per pool: queries built
-// with a varying number of placeholders would otherwise grow the cache
-// without end; past the bound, new texts are prepared per use.
-const maxCachedStmts = 1024
+// maxCachedStmts and maxCachedBytes bound the statements kept prepared per
+// pool: queries built with a varying number of placeholders (multi-row
+// inserts, IN lists) would otherwise grow the cache without end; past
+// either bound, new texts are prepared per use. The byte bound is on the
+// query text, which a prepared statement's program grows with, on every
+// connection of the pool: without it, a few hundred long texts kept about
+// 40 MB prepared on SQLite.
+const (
+	maxCachedStmts = 1024
+	maxCachedBytes = 256 << 10
+)
 
 // stmtCache holds statements prepared once on a pool: database/sql prepares
 // each on a connection the first time that connection runs it and reuses it
@@ -20,6 +27,18 @@ type stmtCache struct {
 	pool *sql.DB
 	m    sync.Map // rebound query -> *sql.Stmt
 	n    atomic.Int32
+	size atomic.Int64 // bytes of query text cached
+}
+
+// full reports whether caching q would pass a bound.
+func (c *stmtCache) full(q string) bool {
+	return c.n.Load() >= maxCachedStmts || c.size.Load()+int64(len(q)) > maxCachedBytes
+}
+
+// added counts q as cached.
+func (c *stmtCache) added(q string) {
+	c.n.Add(1)
+	c.size.Add(int64(len(q)))
 }
 
 func (c *stmtCache) load(q string) (*sql.Stmt, bool) {
@@ -36,7 +55,7 @@ func (c *stmtCache) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.load(q); ok {
 		return st, nil
 	}
-	if c.n.Load() >= maxCachedStmts {
+	if c.full(q) {
 		return nil, nil
 	}
 	st, err := c.pool.PrepareContext(ctx, q)
@@ -47,7 +66,7 @@ func (c *stmtCache) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
-	c.n.Add(1)
+	c.added(q)
 	return st, nil
 }
 
@@ -56,7 +75,7 @@ func (c *stmtCache) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 // connection that the transaction held.
 func (c *stmtCache) adopt(ctx context.Context, queries []string) {
 	for _, q := range queries {
-		if _, ok := c.load(q); ok || c.n.Load() >= maxCachedStmts {
+		if _, ok := c.load(q); ok || c.full(q) {
 			continue
 		}
 		st, err := c.pool.PrepareContext(ctx, q)
@@ -67,7 +86,7 @@ func (c *stmtCache) adopt(ctx context.Context, queries []string) {
 			st.Close()
 			continue
 		}
-		c.n.Add(1)
+		c.added(q)
 	}
 }
 
