@@ -13,8 +13,9 @@ import (
 // inserts, IN lists) would otherwise grow the cache without end; past
 // either bound, new texts are prepared per use. The byte bound is on the
 // query text, which a prepared statement's program grows with, on every
-// connection of the pool: without it, a few hundred long texts kept about
-// 40 MB prepared on SQLite.
+// connection of the pool: without it, SQLite's peak RSS with 1,000,000
+// notifications pending was 41 MB higher. Concurrent first uses may pass
+// the byte bound by a few texts.
 const (
 	maxCachedStmts = 1024
 	maxCachedBytes = 256 << 10

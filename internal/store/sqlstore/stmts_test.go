@@ -9,9 +9,9 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// TestStmtCacheBounds: texts are cached until the byte budget would be
-// passed, then run prepared per use, and the cache never holds more than
-// maxCachedBytes of text whatever the mix of lengths.
+// TestStmtCacheBounds: texts are cached, in the order they come, exactly
+// until the next would pass maxCachedBytes; later ones run prepared per use,
+// while the texts already cached are still served.
 func TestStmtCacheBounds(t *testing.T) {
 	pool, err := sql.Open("sqlite", "file::memory:")
 	if err != nil {
@@ -23,7 +23,7 @@ func TestStmtCacheBounds(t *testing.T) {
 	defer c.close()
 	ctx := context.Background()
 
-	// long returns a distinct SELECT of about n bytes.
+	// long returns a distinct statement of about n bytes.
 	long := func(i, n int) string {
 		return "VALUES (0)" + strings.Repeat(",(1)", n/4) + strings.Repeat(" ", i)
 	}
@@ -31,8 +31,11 @@ func TestStmtCacheBounds(t *testing.T) {
 	if st, err := c.prepare(ctx, short); err != nil || st == nil {
 		t.Fatalf("short text not cached: %v", err)
 	}
-	cached := 0
+	cached, want, size := 0, 0, len(short)
 	for i := 0; i < 40; i++ {
+		if size += len(long(i, 16<<10)); size <= maxCachedBytes {
+			want++
+		}
 		st, err := c.prepare(ctx, long(i, 16<<10))
 		if err != nil {
 			t.Fatal(err)
@@ -41,8 +44,8 @@ func TestStmtCacheBounds(t *testing.T) {
 			cached++
 		}
 	}
-	if cached == 0 || cached >= 40 {
-		t.Fatalf("%d of 40 long texts cached, want some but not all", cached)
+	if cached != want || want == 0 || want == 40 {
+		t.Fatalf("%d of 40 long texts cached, want %d", cached, want)
 	}
 	if got := c.size.Load(); got > maxCachedBytes {
 		t.Fatalf("cache holds %d bytes of text, bound %d", got, maxCachedBytes)
