@@ -15,12 +15,13 @@ import (
 const CheckpointInterval = 50 * time.Millisecond
 
 // walBackstop is the writer's own automatic checkpoint threshold, in WAL
-// frames (4 KiB pages). SQLite restarts the WAL from its start only when a
+// frames: 40 MB of pageSize pages (20 MB in a database created with 4 KiB
+// pages before pageSize was raised). SQLite restarts the WAL from its start only when a
 // write begins after a pass copied all of it, so under a sustained write
 // load the WAL still reaches this size now and then; the writer's pass then
 // finds little left to copy. Without Checkpoint (the CLI) it is the only
 // checkpoint.
-const walBackstop = 10000
+const walBackstop = 5000
 
 // retries bounds the passes that follow an incomplete one without a new
 // commit: a reader's snapshot or another connection's checkpoint can stop
