@@ -106,10 +106,10 @@ const pageSize = 8192
 // setJournal gives a new database its page size and puts the database in
 // WAL mode, on the writer's connection before anything is written (SQLite
 // fixes a database's page size at its first write). Both are statements
-// rather than pragmas of the connection string: there, page_size followed
-// by journal_mode(WAL) left a new file with 4 KiB pages. On an existing
-// database the first is a no-op and the second confirms what the file
-// already records.
+// rather than pragmas of the connection string: the driver runs those in
+// alphabetical order, so journal_mode(WAL) would write the new file, with
+// 4 KiB pages, before page_size ran. On an existing database the first is
+// a no-op and the second confirms what the file already records.
 func setJournal(ctx context.Context, w *sql.DB) error {
 	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
 		return fmt.Errorf("set sqlite page size: %w", err)
