@@ -16,11 +16,11 @@ const CheckpointInterval = 50 * time.Millisecond
 
 // walBackstop is the writer's own automatic checkpoint threshold, in WAL
 // frames: 40 MB of pageSize pages (20 MB in a database created with 4 KiB
-// pages before pageSize was raised). SQLite restarts the WAL from its start only when a
-// write begins after a pass copied all of it, so under a sustained write
-// load the WAL still reaches this size now and then; the writer's pass then
-// finds little left to copy. Without Checkpoint (the CLI) it is the only
-// checkpoint.
+// pages before pageSize was raised). SQLite restarts the WAL from its
+// start only when a write begins after a pass copied all of it, so under a
+// sustained write load the WAL still reaches this size now and then; the
+// writer's pass then finds little left to copy. Without Checkpoint (the
+// CLI) it is the only checkpoint.
 const walBackstop = 5000
 
 // retries bounds the passes that follow an incomplete one without a new

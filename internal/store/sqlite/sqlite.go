@@ -111,11 +111,18 @@ const pageSize = 8192
 // 4 KiB pages, before page_size ran. On an existing database the first is
 // a no-op and the second confirms what the file already records.
 func setJournal(ctx context.Context, w *sql.DB) error {
-	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+	// One connection for both: a page size set on a connection the pool
+	// then dropped would not reach the file.
+	c, err := w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open sqlite writer: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
 		return fmt.Errorf("set sqlite page size: %w", err)
 	}
 	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return fmt.Errorf("set sqlite WAL mode: %w", err)
 	}
 	if !strings.EqualFold(mode, "wal") {
