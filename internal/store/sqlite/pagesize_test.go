@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
@@ -23,7 +22,7 @@ func TestPageSize(t *testing.T) {
 		{name: "4 KiB, WAL", before: []string{"PRAGMA page_size = 4096", "PRAGMA journal_mode = WAL", "CREATE TABLE older (a)"}, want: 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			path := filepath.Join(t.TempDir(), "herald.db")
 			if len(tc.before) > 0 {
 				db := openRaw(t, path)

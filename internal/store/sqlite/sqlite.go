@@ -96,9 +96,10 @@ func (s *Store) Close() error {
 // write(2) calls a page, and a checkpoint copies each one back with another:
 // a batch of 1,000 events of ~2 KiB wrote some 600 pages, and those calls
 // were a quarter of ingest's CPU. With 8 KiB pages `/events:batch` ingests
-// 35 to 70% more events a second, and throughput and publish are unchanged
-// or a little faster; 16 KiB ingests a little faster still but makes
-// single-event publishes 8% slower, each small commit writing bigger pages
+// 25 to 70% more events a second (the more, the more the database already
+// holds), throughput is 4% faster and publish unchanged; 16 KiB ingests 5%
+// faster still but makes single-event publishes 5 to 8% slower, each small
+// commit writing bigger pages
 // (docs/performance.md, "Bigger pages"). A database created before keeps
 // its page size: in WAL mode SQLite cannot change it.
 const pageSize = 8192
