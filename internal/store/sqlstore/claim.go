@@ -73,7 +73,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 				return err
 			}
 		}
-		return attachPayloads(ctx, tx, out)
+		return s.attachPayloads(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
@@ -393,18 +393,23 @@ func earliest(a, b sql.NullInt64) int64 {
 	return wake
 }
 
-// attachPayloads reads the event payload of each claimed notification.
-func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error {
-	if len(claimed) == 0 {
-		return nil
-	}
+// attachPayloads sets each claimed notification's event payload, from the
+// payload cache or else read in one statement (and cached).
+func (s *Store) attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error {
 	byEvent := make(map[string][]int, len(claimed))
 	args := make([]any, 0, len(claimed))
 	for i, n := range claimed {
+		if p, ok := s.payloads.get(n.EventID); ok {
+			claimed[i].Payload, claimed[i].Published, claimed[i].TraceParent = p.payload, p.published, p.traceParent
+			continue
+		}
 		if _, ok := byEvent[n.EventID]; !ok {
 			args = append(args, n.EventID)
 		}
 		byEvent[n.EventID] = append(byEvent[n.EventID], i)
+	}
+	if len(args) == 0 {
+		return nil
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, payload, created_at, trace_parent FROM events WHERE id IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
@@ -412,17 +417,19 @@ func attachPayloads(ctx context.Context, tx *tx, claimed []store.Claimed) error 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, traceParent string
-		var payload []byte
+		var id string
+		var p cachedPayload
 		var created int64
-		if err := rows.Scan(&id, &payload, &created, &traceParent); err != nil {
+		if err := rows.Scan(&id, &p.payload, &created, &p.traceParent); err != nil {
 			return fmt.Errorf("scan claimed payload: %w", err)
 		}
+		p.published = fromMS(created)
 		for _, i := range byEvent[id] {
-			claimed[i].Payload = payload
-			claimed[i].Published = fromMS(created)
-			claimed[i].TraceParent = traceParent
+			claimed[i].Payload, claimed[i].Published, claimed[i].TraceParent = p.payload, p.published, p.traceParent
 		}
+		// The transaction may yet fail, but the event is committed: claims
+		// only read events whose notifications exist.
+		s.payloads.put(id, p, true)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read claimed payloads: %w", err)

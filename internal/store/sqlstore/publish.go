@@ -247,8 +247,20 @@ func (s *Store) commitGroup(group []*publishCall) {
 		}
 		if c.err == nil {
 			s.enqueueFanouts(c.fanouts...)
+			s.cacheQueued(c)
 		}
 		close(c.done)
+	}
+}
+
+// cacheQueued keeps the payloads of a committed call's events when some of
+// their notifications were left for claims.
+func (s *Store) cacheQueued(c *publishCall) {
+	if !c.res.Queued || c.res.Replayed {
+		return
+	}
+	for _, e := range c.res.Events {
+		s.payloads.put(e.Event.ID, cachedPayload{payload: e.Event.Payload, published: e.Event.Created, traceParent: e.Event.TraceParent}, false)
 	}
 }
 

@@ -84,6 +84,8 @@ type Store struct {
 	filters sync.Map
 	// writes tells CheckWrites when a write last committed.
 	writes writeCheck
+	// payloads spares claims the read of recent events' payloads.
+	payloads *payloadCache
 }
 
 // Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
@@ -102,7 +104,7 @@ func WithSealer(x Sealer) Option { return func(s *Store) { s.seal = x } }
 // New returns a Store writing through w and reading through r.
 func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
 	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts(),
-		writes: writeCheck{commits: make(chan struct{}, 1)}}
+		writes: writeCheck{commits: make(chan struct{}, 1)}, payloads: newPayloadCache(payloadCacheBytes)}
 	if r == w {
 		s.r = s.w
 	}
