@@ -80,3 +80,65 @@ func checkPlans(t *testing.T, s *sqlstore.Store, refused *regexp.Regexp, want ma
 		t.Errorf("the subject batch does not join through notifications_event:\n%s", plans["subject batch"])
 	}
 }
+
+// A claim walks the webhook's queue in index order and looks each
+// notification's lease up by its key, on both databases, as planned on a
+// database that has never been analysed: no statement reads a whole table
+// (a sequential scan, or a hash of every lease) or sorts the queue.
+func TestClaimPlans(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := sqlite.Open(context.Background(), t.TempDir()+"/herald.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		checkClaimPlans(t, s.Store, regexp.MustCompile(`(?m)^SCAN notifications\b|USE TEMP B-TREE`), "notifications_due", "")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s, err := postgres.Open(context.Background(), pgtest.Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		checkClaimPlans(t, s.Store, regexp.MustCompile(`Seq Scan|Hash|Sort|Bitmap`), "notifications_due", "leases_pkey")
+	})
+}
+
+// checkClaimPlans leases some of a few thousand pending notifications and
+// checks the plans of the claim statements.
+func checkClaimPlans(t *testing.T, s *sqlstore.Store, refused *regexp.Regexp, queue, lease string) {
+	t.Helper()
+	ctx := t.Context()
+	ten := storetest.MustTenant(t, s)
+	hook := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION")
+	for i := range 20 {
+		events := make([]store.Event, 100)
+		for j := range events {
+			events[j] = store.Event{ID: fmt.Sprintf("01a2d3e4-%04x-7000-8000-%012x", i, i*100+j), Name: "TRANSACTION",
+				Created: storetest.T0, Payload: []byte(`{"event":"TRANSACTION"}`)}
+		}
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := storetest.T0.Add(time.Second)
+	if got := storetest.Claim(t, s, "d", now, 40, hook.ID); len(got) != 40 {
+		t.Fatalf("claimed %d, want 40", len(got))
+	}
+	plans, err := sqlstore.ClaimPlans(ctx, s, hook.ID, now.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plan := range plans {
+		t.Logf("%s:\n%s", name, plan)
+		if refused.MatchString(plan) {
+			t.Errorf("the %s claim reads a whole table or sorts it:\n%s", name, plan)
+		}
+		if lease != "" && !regexp.MustCompile(`\b`+lease+`\b`).MatchString(plan) {
+			t.Errorf("the %s claim does not look leases up in %s:\n%s", name, lease, plan)
+		}
+	}
+	if !regexp.MustCompile(`\b` + queue + `\b`).MatchString(plans["due"]) {
+		t.Errorf("the due claim does not walk %s:\n%s", queue, plans["due"])
+	}
+}
