@@ -178,10 +178,17 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`
 		if s.d.LeaseTable {
 			// The leases still the results' end, and only their
-			// notifications move on.
+			// notifications move on. Each notification is locked before
+			// its lease is touched, in the order of a claim (which locks
+			// the notification, then writes its lease): the other order
+			// could deadlock with a claim taking over a lease that ran
+			// out. A lease taken over meanwhile no longer has the
+			// result's token when the delete reaches it.
 			q = `WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
 					AS v(id, token, status, attempts, next)),
-				ended AS (DELETE FROM leases AS l USING v WHERE l.notification_id = v.id AND l.lease_token = v.token
+				locked AS (SELECT id FROM notifications WHERE id = ANY($2::text[]) FOR UPDATE),
+				ended AS (DELETE FROM leases AS l USING v JOIN locked ON locked.id = v.id
+					WHERE l.notification_id = v.id AND l.lease_token = v.token
 					RETURNING l.notification_id),
 				u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts, next_attempt_at = v.next, modified_at = $1
 					FROM v JOIN ended ON ended.notification_id = v.id
