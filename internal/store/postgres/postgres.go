@@ -47,10 +47,6 @@ var dialect = &sqlstore.Dialect{
 	// that gives its order.
 	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
 	ClaimTx: "SET LOCAL synchronous_commit = off",
-	// Leases are rows of their own, so that a claim is a small insert, not
-	// a new version of the notification in each of its indexes (sqlstore's
-	// leases.go).
-	LeaseTable: true,
 	// A replay walks one tenant's events of a window in the order of
 	// events_tenant_created and looks up each one's notifications of the
 	// webhook in notifications_event. Without statistics the planner may

@@ -28,15 +28,20 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			return err
 		}
 		token := c.Owner + "/" + uuid.NewString()
-		dueSQL, headSQL := s.d.claimStatements()
-		due, err := tx.prepare(ctx, dueSQL)
+		due, err := tx.prepare(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
+				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at LIMIT ?`+s.d.SkipLocked+`)
+			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
 		if err != nil {
 			return fmt.Errorf("prepare claim: %w", err)
 		}
 		defer due.Close()
 		// An ordered webhook's head: its oldest pending notification, taken
 		// only when due and not leased (the rest wait behind it).
-		head, err := tx.prepare(ctx, headSQL)
+		head, err := tx.prepare(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+			WHERE id = (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)
+				AND next_attempt_at <= ? AND lease_expires_at <= ? AND 0 < ?
+			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
 		if err != nil {
 			return fmt.Errorf("prepare ordered claim: %w", err)
 		}
@@ -212,7 +217,7 @@ func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimReque
 	// result is still being recorded is an attempt that a crash would
 	// repeat, so at most max_in_flight of them exist across replicas.
 	rows, err = tx.QueryContext(ctx, `SELECT webhook_id, count(*), sum(CASE WHEN lease_owner <> ? THEN 1 ELSE 0 END)
-		FROM `+s.d.leaseTable()+` WHERE webhook_id IN (`+placeholders(len(counted))+`)
+		FROM notifications WHERE webhook_id IN (`+placeholders(len(counted))+`)
 		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(append([]any{owner}, counted...), ms(now))...)
 	if err != nil {
 		return nil, fmt.Errorf("count leases: %w", err)
@@ -366,9 +371,9 @@ func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int,
 func (s *Store) nextWake(ctx context.Context, tx *tx, webhookID string) (int64, error) {
 	var due, lease sql.NullInt64
 	err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT next_attempt_at FROM notifications WHERE webhook_id = ? AND status = 'PENDING' AND `+s.d.unleased()+`
+		(SELECT next_attempt_at FROM notifications WHERE webhook_id = ? AND status = 'PENDING' AND lease_owner IS NULL
 			ORDER BY next_attempt_at LIMIT 1),
-		(SELECT lease_expires_at FROM `+s.d.leaseTable()+` WHERE webhook_id = ? AND lease_owner IS NOT NULL
+		(SELECT lease_expires_at FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
 			ORDER BY lease_expires_at LIMIT 1)`, webhookID, webhookID).Scan(&due, &lease)
 	if err != nil {
 		return 0, fmt.Errorf("next wake time: %w", err)

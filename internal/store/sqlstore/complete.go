@@ -170,36 +170,13 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 			ids[i], tokens[i], statuses[i] = r.Attempt.NotificationID, r.LeaseToken, r.Status
 			attempts[i], next[i] = int64(r.Attempt.Number), ms(r.NextAttemptAt)
 		}
-		q := `WITH u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
+		rows, err := tx.QueryContext(ctx, `WITH u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
 				next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS v(id, token, status, attempts, next)
 			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'
 			RETURNING n.webhook_id, n.status)
-			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`
-		if s.d.LeaseTable {
-			// The leases still the results' end, and only their
-			// notifications move on. Each notification is locked before
-			// its lease is touched, in the order of a claim (which locks
-			// the notification, then writes its lease): the other order
-			// could deadlock with a claim taking over a lease that ran
-			// out. A lease taken over meanwhile no longer has the
-			// result's token when the delete reaches it. The leases are
-			// looked up by the batch's ids (= ANY): planned on a table
-			// that was near empty when last analysed, a join read every
-			// entry of leases_pkey, live and dead, for each batch.
-			q = `WITH v AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
-					AS v(id, token, status, attempts, next)),
-				locked AS (SELECT id FROM notifications WHERE id = ANY($2::text[]) FOR UPDATE),
-				ended AS (DELETE FROM leases AS l USING v JOIN locked ON locked.id = v.id
-					WHERE l.notification_id = ANY($2::text[]) AND l.notification_id = v.id AND l.lease_token = v.token
-					RETURNING l.notification_id),
-				u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts, next_attempt_at = v.next, modified_at = $1
-					FROM v JOIN ended ON ended.notification_id = v.id
-					WHERE n.id = v.id AND n.status = 'PENDING'
-					RETURNING n.webhook_id, n.status)
-				SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`
-		}
-		rows, err := tx.QueryContext(ctx, q, now, ids, tokens, statuses, attempts, next)
+			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`,
+			now, ids, tokens, statuses, attempts, next)
 		if err != nil {
 			return nil, fmt.Errorf("update notifications: %w", err)
 		}

@@ -274,7 +274,7 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 // countLeases fills Leased of the candidate subscribers.
 func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, now int64) error {
 	args := append(append([]any{}, ids...), now)
-	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM `+s.d.leaseTable()+` WHERE webhook_id IN (`+placeholders(len(ids))+`)
+	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(ids))+`)
 		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, args...)
 	if err != nil {
 		return fmt.Errorf("count leases: %w", err)

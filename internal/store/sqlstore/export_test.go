@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -40,65 +39,24 @@ func SearchPlans(ctx context.Context, s *Store, f store.NotificationFilter) (map
 			end()
 			return nil, fmt.Errorf("explain %s: %w", name, err)
 		}
-		plan, err := planText(rows)
+		cols, _ := rows.Columns()
+		var lines []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				end()
+				return nil, err
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // the plan text (SQLite: detail)
+		}
+		rows.Close()
 		end()
-		if err != nil {
-			return nil, fmt.Errorf("explain %s: %w", name, err)
-		}
-		out[name] = plan
+		out[name] = strings.Join(lines, "\n")
 	}
 	return out, nil
-}
-
-// ClaimPlans explains a claim's statements for a webhook at now (ms), as a
-// claim's transaction plans them (with Dialect.QueueTx): "due" and "head"
-// (an ordered webhook's). Each plan is one string, a line per node.
-func ClaimPlans(ctx context.Context, s *Store, webhookID string, now int64) (map[string]string, error) {
-	due, head := s.d.claimStatements()
-	args := []any{"owner", "owner/token", now + 30_000, webhookID, now, now, 32}
-	out := map[string]string{}
-	for name, q := range map[string]string{"due": due, "head": head} {
-		t, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := explainIn(ctx, s, s.w.tx(t), q, args)
-		_ = t.Rollback()
-		if err != nil {
-			return nil, fmt.Errorf("explain %s: %w", name, err)
-		}
-		out[name] = plan
-	}
-	return out, nil
-}
-
-func explainIn(ctx context.Context, s *Store, tx *tx, q string, args []any) (string, error) {
-	if err := s.queueTx(ctx, tx); err != nil {
-		return "", err
-	}
-	rows, err := tx.QueryContext(ctx, s.d.Explain+q, args...)
-	if err != nil {
-		return "", err
-	}
-	return planText(rows)
-}
-
-// planText reads a plan's rows into one string, a line per node, and
-// closes them.
-func planText(rows *sql.Rows) (string, error) {
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var lines []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return "", err
-		}
-		lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // the plan text (SQLite: detail)
-	}
-	return strings.Join(lines, "\n"), rows.Err()
 }

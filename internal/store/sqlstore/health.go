@@ -181,9 +181,9 @@ func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) 
 			ids[i] = w.id
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT w.id,
-			(SELECT next_attempt_at FROM notifications WHERE webhook_id = w.id AND status = 'PENDING' AND `+s.d.unleased()+`
+			(SELECT next_attempt_at FROM notifications WHERE webhook_id = w.id AND status = 'PENDING' AND lease_owner IS NULL
 				ORDER BY next_attempt_at LIMIT 1),
-			(SELECT lease_expires_at FROM `+s.d.leaseTable()+` WHERE webhook_id = w.id AND lease_owner IS NOT NULL
+			(SELECT lease_expires_at FROM notifications WHERE webhook_id = w.id AND lease_owner IS NOT NULL
 				ORDER BY lease_expires_at LIMIT 1)
 			FROM unnest(?::text[]) AS w(id)`, ids)
 		if err != nil {

@@ -90,21 +90,12 @@ func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow
 				owners[i], tokens[i] = &notes[i].leaseOwner, &notes[i].leaseToken
 			}
 		}
-		q := `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
 				next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at)
 			SELECT id, tenant, event, hook, name, 'PENDING', created, created, created, owner, token, until
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
-				AS v(id, tenant, event, hook, name, created, owner, token, until)`
-		if s.d.LeaseTable {
-			// The hand-off's leases go in with their notifications.
-			q = `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-					$7::text[], $8::text[], $9::bigint[]) AS v(id, tenant, event, hook, name, created, owner, token, until)),
-				n AS (INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status, next_attempt_at, created_at, modified_at)
-					SELECT id, tenant, event, hook, name, 'PENDING', created, created, created FROM v)
-				INSERT INTO leases (notification_id, webhook_id, lease_owner, lease_token, lease_expires_at)
-				SELECT id, hook, owner, token, until FROM v WHERE owner IS NOT NULL`
-		}
-		if _, err := tx.ExecContext(ctx, q, ids, tenants, events, hooks, names, created, owners, tokens, until); err != nil {
+				AS v(id, tenant, event, hook, name, created, owner, token, until)`,
+			ids, tenants, events, hooks, names, created, owners, tokens, until); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
 		return nil

@@ -96,15 +96,11 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT DISTINCT webhook_id
-			FROM `+s.d.leaseTable()+` WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?))`, owner, owner); err != nil {
+			FROM notifications WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?))`, owner, owner); err != nil {
 			return fmt.Errorf("wake webhooks of released leases: %w", err)
 		}
-		release := `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0
-			WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`
-		if s.d.LeaseTable {
-			release = `DELETE FROM leases WHERE ? = '' OR lease_owner = ?`
-		}
-		res, err := tx.ExecContext(ctx, release, owner, owner)
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0
+			WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`, owner, owner)
 		if err != nil {
 			return fmt.Errorf("release leases: %w", err)
 		}

@@ -61,9 +61,6 @@ type Dialect struct {
 	// Arrays says the database takes arrays as parameters (PostgreSQL's
 	// unnest): a batch is written in one statement instead of one per row.
 	Arrays bool
-	// LeaseTable says leases are rows of a table of their own instead of
-	// columns of the notification's row (see leases.go).
-	LeaseTable bool
 	// PrepareAll says every statement is prepared once per connection and
 	// reused, as the driver does not (SQLite parses a statement's text on
 	// every call otherwise: a tenth of a publish's CPU was the parser).

@@ -129,15 +129,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string, now time
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("webhook %q: %w", id, store.ErrNotFound)
 		}
-		cancel := `UPDATE notifications SET status = 'CANCELLED', lease_owner = NULL, lease_token = NULL,
-			lease_expires_at = 0, modified_at = ? WHERE webhook_id = ? AND status = 'PENDING'`
-		if s.d.LeaseTable {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE webhook_id = ?`, id); err != nil {
-				return fmt.Errorf("end leases: %w", err)
-			}
-			cancel = `UPDATE notifications SET status = 'CANCELLED', modified_at = ? WHERE webhook_id = ? AND status = 'PENDING'`
-		}
-		res, err = tx.ExecContext(ctx, cancel, ms(now), id)
+		res, err = tx.ExecContext(ctx, `UPDATE notifications SET status = 'CANCELLED', lease_owner = NULL, lease_token = NULL,
+			lease_expires_at = 0, modified_at = ? WHERE webhook_id = ? AND status = 'PENDING'`, ms(now), id)
 		if err != nil {
 			return fmt.Errorf("cancel notifications: %w", err)
 		}
