@@ -84,14 +84,22 @@ func optionalTime(t time.Time) *string {
 }
 
 func (s *server) toSourceJSON(src store.Source) sourceJSON {
+	st, ok := s.sourceStatus(src.ID)
+	return s.sourceView(src, st, ok)
+}
+
+// sourceStatus is this replica's consumer state of a source, if it runs one.
+func (s *server) sourceStatus(id string) (source.Status, bool) {
+	if s.Sources == nil {
+		return source.Status{}, false
+	}
+	return s.Sources.Status(id)
+}
+
+func (s *server) sourceView(src store.Source, st source.Status, ok bool) sourceJSON {
 	out := sourceJSON{ID: src.ID, Type: src.Type, URL: source.MaskURL(src.URL), TenantID: src.TenantID,
 		Queue: src.Queue, Stream: src.Stream, Subject: src.Subject, Durable: src.Durable, Status: src.Status,
 		Rejected: src.Rejected, Created: formatTime(src.Created), Modified: formatTime(src.Modified)}
-	var st source.Status
-	ok := false
-	if s.Sources != nil {
-		st, ok = s.Sources.Status(src.ID)
-	}
 	switch {
 	case src.Status == store.SourcePaused:
 		out.State.State = "paused"
@@ -181,11 +189,15 @@ func (s *server) listSources(w http.ResponseWriter, r *http.Request, _ principal
 
 func (s *server) getSource(w http.ResponseWriter, r *http.Request, _ principal) error {
 	id := chi.URLParam(r, "id")
+	// This replica's counts first, then the row: a consumer stores a
+	// rejected message before it counts it, so the row's total read after
+	// the counts includes every rejection they show.
+	st, ok := s.sourceStatus(id)
 	src, err := s.Store.Source(r.Context(), id)
 	if err != nil {
 		return s.storeError(r, err, "source "+id)
 	}
-	writeJSON(w, http.StatusOK, s.toSourceJSON(src))
+	writeJSON(w, http.StatusOK, s.sourceView(src, st, ok))
 	return nil
 }
 
