@@ -67,12 +67,12 @@ func (c *payloadCache) get(id string) (cachedPayload, bool) {
 // owned says the slice is the cache's to keep: a payload cut from a
 // request's body would otherwise hold the whole body in memory.
 func (c *payloadCache) put(id string, p cachedPayload, owned bool) {
-	if !owned {
-		p.payload = bytes.Clone(p.payload)
-	}
 	e := &payloadEntry{id: id, cachedPayload: p}
 	if e.cost() > c.max {
-		return
+		return // never kept: not worth a copy
+	}
+	if !owned {
+		e.payload = bytes.Clone(e.payload)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
