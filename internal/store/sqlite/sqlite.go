@@ -24,7 +24,7 @@ var migrations embed.FS
 
 // dialect: one writer connection serializes writes, so no row locks.
 var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true,
-	InsertOrRollback: "INSERT OR ROLLBACK", Explain: "EXPLAIN QUERY PLAN "}
+	OrRollback: " OR ROLLBACK", Explain: "EXPLAIN QUERY PLAN "}
 
 // Store is the SQLite store: the shared SQL store plus a connection of its
 // own for checkpoints (checkpoint.go).

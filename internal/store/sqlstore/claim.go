@@ -28,7 +28,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			return err
 		}
 		token := c.Owner + "/" + uuid.NewString()
-		due, err := tx.prepare(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+		due, err := tx.prepare(ctx, `UPDATE`+s.d.OrRollback+` notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
 			WHERE id IN (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING'
 				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at LIMIT ?`+s.d.SkipLocked+`)
 			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)
@@ -38,7 +38,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		defer due.Close()
 		// An ordered webhook's head: its oldest pending notification, taken
 		// only when due and not leased (the rest wait behind it).
-		head, err := tx.prepare(ctx, `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+		head, err := tx.prepare(ctx, `UPDATE`+s.d.OrRollback+` notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
 			WHERE id = (SELECT id FROM notifications WHERE webhook_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)
 				AND next_attempt_at <= ? AND lease_expires_at <= ? AND 0 < ?
 			RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`)

@@ -149,7 +149,7 @@ func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.Atte
 			args = append(args, a.NotificationID, a.Number, ms(a.Started), a.Duration.Microseconds(),
 				a.StatusCode, a.ResponseBody, a.ErrorKind, a.Error, encodeHeaders(a))
 		}
-		if err := s.execRows(ctx, tx, s.d.insert()+` INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers) VALUES `,
+		if err := s.execRows(ctx, tx, `INSERT`+s.d.OrRollback+` INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers) VALUES `,
 			"(?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}

@@ -64,7 +64,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) 
 			args = append(args, e.ID, e.TenantID, e.Name, []byte(e.Payload), ms(e.Created), e.TraceParent)
 			args = appendSubjects(args, e)
 		}
-		if err := s.execRows(ctx, tx, s.d.insert()+` INTO events (id, tenant_id, name, payload, created_at, trace_parent, `+subjectColumns+`) VALUES `,
+		if err := s.execRows(ctx, tx, `INSERT`+s.d.OrRollback+` INTO events (id, tenant_id, name, payload, created_at, trace_parent, `+subjectColumns+`) VALUES `,
 			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -110,7 +110,7 @@ func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow
 			}
 			args = append(args, r.id, r.tenantID, r.eventID, r.webhookID, r.name, r.created, r.created, r.created, owner, token, r.leaseUntil)
 		}
-		if err := s.execRows(ctx, tx, s.d.insert()+` INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+		if err := s.execRows(ctx, tx, `INSERT`+s.d.OrRollback+` INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
 			next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at) VALUES `,
 			"(?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)

@@ -56,14 +56,14 @@ type Dialect struct {
 	// keep a walk on the index that gives its order, instead of reading and
 	// sorting a table that looked small to a planner without statistics.
 	ScanTx string
-	// InsertOrRollback, when set, begins the inserts of publishes and
-	// results instead of "INSERT": SQLite's "INSERT OR ROLLBACK". A
-	// statement that may fail a constraint halfway must be able to undo
-	// itself alone, so SQLite copies every page it changes into a statement
-	// journal first (a tenth of a publish's writing, with 8 KiB pages); one
-	// whose failure rolls the transaction back needs no such copy, and
-	// Herald rolls back a failed publish or result batch anyway.
-	InsertOrRollback string
+	// OrRollback, when set, follows the verb of the inserts and updates of
+	// publishes, claims and results (SQLite: " OR ROLLBACK"). A statement
+	// that may fail a constraint halfway must be able to undo itself alone,
+	// so SQLite copies every page it changes into a statement journal first
+	// (a tenth of a publish's writing, with 8 KiB pages); one whose failure
+	// rolls the whole transaction back needs no such copy, and Herald rolls
+	// back a publish group, claim or result batch that fails anyway.
+	OrRollback string
 	// Explain is the prefix that asks for a statement's plan.
 	Explain string
 	// Arrays says the database takes arrays as parameters (PostgreSQL's
@@ -229,14 +229,6 @@ func (s *Store) notify(ctx context.Context, t *tx) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
-}
-
-// insert is the verb of the inserts of publishes and results.
-func (d *Dialect) insert() string {
-	if d.InsertOrRollback != "" {
-		return d.InsertOrRollback
-	}
-	return "INSERT"
 }
 
 func (d *Dialect) isDataError(err error) bool {
