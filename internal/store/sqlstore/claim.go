@@ -83,7 +83,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 
 // claimRows runs one webhook's claim statement and appends what it took to
 // out, oldest due first.
-func claimRows(ctx context.Context, stmt *sql.Stmt, out []store.Claimed, c store.Claim, token, webhookID string, n int) ([]store.Claimed, error) {
+func claimRows(ctx context.Context, stmt txStmt, out []store.Claimed, c store.Claim, token, webhookID string, n int) ([]store.Claimed, error) {
 	rows, err := stmt.QueryContext(ctx, c.Owner, token, ms(c.LeaseUntil), webhookID, ms(c.Now), ms(c.Now), n)
 	if err != nil {
 		return out, fmt.Errorf("claim notifications: %w", err)

@@ -92,6 +92,71 @@ func (s *Store) completeEach(ctx context.Context, c store.Completion, batchErr e
 	return changes, nil
 }
 
+// rowsPerUpdate bounds the results of one UPDATE where the dialect has no
+// arrays.
+const rowsPerUpdate = 64
+
+// updateChunk records the next state of up to rowsPerUpdate notifications
+// in one statement, counting the expired ones per webhook. The rows go in
+// as many as the next power of two, padded with rows that match nothing
+// (a NULL id), so that the statement has one of seven shapes, each
+// prepared once.
+func (s *Store) updateChunk(ctx context.Context, tx *tx, results []store.AttemptResult, now int64, expired map[string]int) error {
+	rows := 1
+	for rows < len(results) {
+		rows *= 2
+	}
+	args := make([]any, 0, 5*rows+1)
+	for _, r := range results {
+		args = append(args, r.Attempt.NotificationID, r.LeaseToken, r.Status, r.Attempt.Number, ms(r.NextAttemptAt))
+	}
+	for range rows - len(results) {
+		args = append(args, nil, nil, nil, nil, nil)
+	}
+	args = append(args, now)
+	stmt, err := tx.prepare(ctx, s.updateSQL(rows))
+	if err != nil {
+		return fmt.Errorf("prepare notification update: %w", err)
+	}
+	defer stmt.Close()
+	rs, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("update notifications: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var hook, status string
+		if err := rs.Scan(&hook, &status); err != nil {
+			return fmt.Errorf("update notifications: %w", err)
+		}
+		if status == store.StatusExpired {
+			expired[hook]++
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("update notifications: %w", err)
+	}
+	return nil
+}
+
+// updateSQL is the statement of updateChunk for rows rows. It walks from
+// each row of v to its notification by the primary key.
+func (s *Store) updateSQL(rows int) string {
+	var q strings.Builder
+	q.WriteString(`WITH v(id, token, status, attempts, next) AS (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?, ?, ?, ?, ?)")
+	}
+	q.WriteString(`) UPDATE` + s.d.OrRollback + ` notifications SET status = v.status, attempts = v.attempts,
+		next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
+		FROM v WHERE notifications.id = v.id AND notifications.lease_token = v.token AND notifications.status = 'PENDING'
+		RETURNING notifications.webhook_id, notifications.status`)
+	return q.String()
+}
+
 // storable returns results whose texts every backend stores: valid UTF-8
 // without NUL (PostgreSQL refuses both in text columns).
 func storable(results []store.AttemptResult) []store.AttemptResult {
@@ -194,23 +259,9 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 		}
 		return expired, nil
 	}
-	upd, err := tx.prepare(ctx, `UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?,
-		lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
-		WHERE id = ? AND lease_token = ? AND status = 'PENDING'`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare notification update: %w", err)
-	}
-	defer upd.Close()
-	for _, r := range c.Results {
-		a := r.Attempt
-		res, err := upd.ExecContext(ctx, r.Status, a.Number, ms(r.NextAttemptAt), now, a.NotificationID, r.LeaseToken)
-		if err != nil {
-			return nil, fmt.Errorf("update notification: %w", err)
-		}
-		if r.Status == store.StatusExpired {
-			if n, _ := res.RowsAffected(); n > 0 {
-				expired[r.WebhookID]++
-			}
+	for start := 0; start < len(c.Results); start += rowsPerUpdate {
+		if err := s.updateChunk(ctx, tx, c.Results[start:min(start+rowsPerUpdate, len(c.Results))], now, expired); err != nil {
+			return nil, err
 		}
 	}
 	return expired, nil

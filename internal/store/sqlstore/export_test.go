@@ -60,3 +60,28 @@ func SearchPlans(ctx context.Context, s *Store, f store.NotificationFilter) (map
 	}
 	return out, nil
 }
+
+// UpdatePlan explains the statement that records the next state of rows
+// notifications where the dialect has no arrays.
+func UpdatePlan(ctx context.Context, s *Store, rows int) (string, error) {
+	args := make([]any, 0, 5*rows+1)
+	for i := range rows {
+		args = append(args, fmt.Sprintf("n-%d", i), "token", store.StatusDelivered, 1, 0)
+	}
+	args = append(args, 0)
+	plan, err := s.r.QueryContext(ctx, s.d.Explain+s.updateSQL(rows), args...)
+	if err != nil {
+		return "", fmt.Errorf("explain update: %w", err)
+	}
+	defer plan.Close()
+	var lines []string
+	for plan.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := plan.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		lines = append(lines, detail)
+	}
+	return strings.Join(lines, "\n"), plan.Err()
+}

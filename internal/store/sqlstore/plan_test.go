@@ -80,3 +80,24 @@ func checkPlans(t *testing.T, s *sqlstore.Store, refused *regexp.Regexp, want ma
 		t.Errorf("the subject batch does not join through notifications_event:\n%s", plans["subject batch"])
 	}
 }
+
+// On SQLite a result batch's statement looks each notification up by its
+// primary key, however many rows it has: never a walk of the table.
+func TestResultUpdatePlan(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), t.TempDir()+"/herald.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, rows := range []int{1, 8, 64} {
+		plan, err := sqlstore.UpdatePlan(t.Context(), s.Store, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d rows:\n%s", rows, plan)
+		if regexp.MustCompile(`(?m)^SCAN notifications\b`).MatchString(plan) ||
+			!regexp.MustCompile(`(?m)^SEARCH notifications USING INDEX sqlite_autoindex_notifications_1 \(id=\?\)`).MatchString(plan) {
+			t.Errorf("%d rows: the update does not look notifications up by id:\n%s", rows, plan)
+		}
+	}
+}

@@ -166,17 +166,45 @@ type tx struct {
 	d        *Dialect
 	stmts    *stmtCache
 	uncached []string // statements this transaction prepared for itself
+	// detached: statements run without the cancellation of the contexts
+	// they are given (see Store.writeAs).
+	detached bool
+}
+
+// context is ctx, without its cancellation where t is detached.
+func (t *tx) context(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// txStmt is a statement prepared within a transaction, run with the
+// transaction's contexts.
+type txStmt struct {
+	*sql.Stmt
+	t *tx
+}
+
+func (s txStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.Stmt.ExecContext(s.t.context(ctx), args...)
+}
+
+func (s txStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return s.Stmt.QueryContext(s.t.context(ctx), args...)
 }
 
 // prepare returns the statement for query within t: the pool's if it has
 // one, else prepared within t and adopted by the pool when t ends.
-func (t *tx) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+func (t *tx) prepare(ctx context.Context, query string) (txStmt, error) {
+	ctx = t.context(ctx)
 	q := t.d.rebind(query)
 	if st, ok := t.stmts.load(q); ok {
-		return t.Tx.StmtContext(ctx, st), nil
+		return txStmt{t.Tx.StmtContext(ctx, st), t}, nil
 	}
 	t.uncached = append(t.uncached, q)
-	return t.Tx.PrepareContext(ctx, q)
+	st, err := t.Tx.PrepareContext(ctx, q)
+	return txStmt{st, t}, err
 }
 
 // end caches the statements t prepared for itself; call it after commit or
@@ -188,10 +216,12 @@ func (t *tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if !t.d.PrepareAll || !cacheable(q) {
 		return nil, nil
 	}
-	return t.prepare(ctx, q)
+	st, err := t.prepare(ctx, q)
+	return st.Stmt, err
 }
 
 func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
 	st, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -203,6 +233,7 @@ func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 }
 
 func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
 	st, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -214,6 +245,7 @@ func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 }
 
 func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
 	st, err := t.stmt(ctx, q)
 	if err != nil || st == nil {
 		return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
