@@ -263,6 +263,61 @@ func testComplete(t *testing.T, newStore NewStoreFunc) {
 	}
 }
 
+// testLargeResultBatch: a result batch of more results than one statement
+// records (SQLite writes 64 a statement) sets every notification to its own
+// outcome, counts the expired ones per webhook, and leaves the notification
+// whose lease was taken over as it was.
+func testLargeResultBatch(t *testing.T, newStore NewStoreFunc) {
+	s, _ := newStore(t)
+	ten := MustTenant(t, s)
+	a, b := MustWebhook(t, s, ten.ID, "*"), MustWebhook(t, s, ten.ID, "*")
+	PublishTo(t, s, ten.ID, a.ID, 75, T0)
+	now := T0.Add(time.Second)
+	claimed := Claim(t, s, "d", now, 100, a.ID, b.ID)
+	if len(claimed) != 150 {
+		t.Fatalf("claimed %d, want 150", len(claimed))
+	}
+	const stale = 70 // its lease token is not the current one
+	retry := now.Add(time.Minute)
+	results := make([]store.AttemptResult, len(claimed))
+	wantExpired := map[string]int{}
+	for i, c := range claimed {
+		status, next := store.StatusDelivered, time.Time{}
+		switch i % 3 {
+		case 0:
+			status = store.StatusExpired
+		case 1:
+			status, next = store.StatusPending, retry
+		}
+		results[i] = result(c, status, now, next)
+		if i == stale {
+			results[i].LeaseToken = "taken-over"
+		} else if status == store.StatusExpired {
+			wantExpired[c.WebhookID]++
+		}
+	}
+	changes := completeWith(t, s, policy.Policy{}, now, results...)
+	for _, hook := range []string{a.ID, b.ID} {
+		ch, _ := changeOf(changes, hook)
+		if ch.Expired != wantExpired[hook] {
+			t.Errorf("webhook %s: %d reported expired, want %d", hook, ch.Expired, wantExpired[hook])
+		}
+	}
+	for i, r := range results {
+		n := note(t, s, ten.ID, claimed[i].ID)
+		want, attempts := r.Status, 1
+		if i == stale {
+			want, attempts = store.StatusPending, 0
+		}
+		if n.Status != want || n.Attempts != attempts || len(n.AttemptLog) != 1 {
+			t.Fatalf("result %d: status %s, attempts %d, %d logged; want %s, %d, 1", i, n.Status, n.Attempts, len(n.AttemptLog), want, attempts)
+		}
+		if i != stale && want == store.StatusPending && !n.NextAttemptAt.Equal(retry) {
+			t.Fatalf("result %d: retry at %v, want %v", i, n.NextAttemptAt, retry)
+		}
+	}
+}
+
 func testRetryNotDueEarly(t *testing.T, newStore NewStoreFunc) {
 	s, _ := newStore(t)
 	ctx := ctxOf(t)

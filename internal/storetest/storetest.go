@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ClaimOldestFirst", testClaimOldestFirst},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"Complete", testComplete},
+		{"LargeResultBatch", testLargeResultBatch},
 		{"RetryNotDueEarly", testRetryNotDueEarly},
 		{"StaleLease", testStaleLease},
 		{"ReleaseLeases", testReleaseLeases},
