@@ -142,19 +142,11 @@ func (s *Store) updateChunk(ctx context.Context, tx *tx, results []store.Attempt
 // updateSQL is the statement of updateChunk for rows rows. It walks from
 // each row of v to its notification by the primary key.
 func (s *Store) updateSQL(rows int) string {
-	var q strings.Builder
-	q.WriteString(`WITH v(id, token, status, attempts, next) AS (VALUES `)
-	for i := range rows {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?, ?, ?, ?, ?)")
-	}
-	q.WriteString(`) UPDATE` + s.d.OrRollback + ` notifications SET status = v.status, attempts = v.attempts,
+	return `WITH v(id, token, status, attempts, next) AS (VALUES ` + tuples("(?, ?, ?, ?, ?)", rows) + `)
+		UPDATE` + s.d.OrRollback + ` notifications SET status = v.status, attempts = v.attempts,
 		next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 		FROM v WHERE notifications.id = v.id AND notifications.lease_token = v.token AND notifications.status = 'PENDING'
-		RETURNING notifications.webhook_id, notifications.status`)
-	return q.String()
+		RETURNING notifications.webhook_id, notifications.status`
 }
 
 // storable returns results whose texts every backend stores: valid UTF-8

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -39,24 +40,12 @@ func SearchPlans(ctx context.Context, s *Store, f store.NotificationFilter) (map
 			end()
 			return nil, fmt.Errorf("explain %s: %w", name, err)
 		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				end()
-				return nil, err
-			}
-			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // the plan text (SQLite: detail)
-		}
-		rows.Close()
+		plan, err := planText(rows)
 		end()
-		out[name] = strings.Join(lines, "\n")
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", name, err)
+		}
+		out[name] = plan
 	}
 	return out, nil
 }
@@ -69,19 +58,33 @@ func UpdatePlan(ctx context.Context, s *Store, rows int) (string, error) {
 		args = append(args, fmt.Sprintf("n-%d", i), "token", store.StatusDelivered, 1, 0)
 	}
 	args = append(args, 0)
-	plan, err := s.r.QueryContext(ctx, s.d.Explain+s.updateSQL(rows), args...)
+	plan, err := s.r.QueryContext(ctx, s.d.rebind(s.d.Explain+s.updateSQL(rows)), args...)
 	if err != nil {
 		return "", fmt.Errorf("explain update: %w", err)
 	}
-	defer plan.Close()
+	return planText(plan)
+}
+
+// planText reads an EXPLAIN's rows into one string, a line per node: the
+// last column of each (SQLite: detail; PostgreSQL: the only one). It closes
+// rows.
+func planText(rows *sql.Rows) (string, error) {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
 	var lines []string
-	for plan.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := plan.Scan(&id, &parent, &unused, &detail); err != nil {
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
 			return "", err
 		}
-		lines = append(lines, detail)
+		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
 	}
-	return strings.Join(lines, "\n"), plan.Err()
+	return strings.Join(lines, "\n"), rows.Err()
 }

@@ -122,18 +122,23 @@ func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow
 // execRows runs a multi-row INSERT of n rows of the tuple shape, prepared
 // once per row count.
 func (s *Store) execRows(ctx context.Context, tx *tx, head, tuple string, n int, args []any) error {
+	stmt, err := tx.prepare(ctx, head+tuples(tuple, n))
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	_, err = stmt.ExecContext(ctx, args...)
+	return err
+}
+
+// tuples is n copies of tuple, comma-separated: the rows of a multi-row
+// statement.
+func tuples(tuple string, n int) string {
 	var q strings.Builder
-	q.WriteString(head)
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
 		q.WriteString(tuple)
 	}
-	stmt, err := tx.prepare(ctx, q.String())
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	_, err = stmt.ExecContext(ctx, args...)
-	return err
+	return q.String()
 }

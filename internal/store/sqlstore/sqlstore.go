@@ -60,7 +60,8 @@ type Dialect struct {
 	// publishes, claims and results (SQLite: " OR ROLLBACK"). A statement
 	// that may fail a constraint halfway must be able to undo itself alone,
 	// so SQLite copies every page it changes into a statement journal first
-	// (a tenth of a publish's writing, with 8 KiB pages); one whose failure
+	// (3.6% of Herald's CPU in `publish`, a sixth of its publish
+	// transactions, docs/performance.md); one whose failure
 	// rolls the whole transaction back needs no such copy, and Herald rolls
 	// back a publish group, claim or result batch that fails anyway.
 	OrRollback string
@@ -162,8 +163,8 @@ func (s *Store) writeAs(ctx context.Context, urgent bool, fn func(tx *tx) error)
 	// Where the database has a single writer (SQLite), the transaction runs
 	// without the caller's cancellation once it has the writer: it holds
 	// it for milliseconds, and the driver watches a cancellable context
-	// with a goroutine and a progress handler per statement (2 to 3% of
-	// Herald's CPU in throughput, docs/performance.md). A caller that has
+	// with a goroutine and a progress handler per statement (without them,
+	// claims and results took 7% less CPU, docs/performance.md). A caller that has
 	// gone meanwhile sees its transaction commit, as it would have a moment
 	// earlier.
 	if s.gate != nil {

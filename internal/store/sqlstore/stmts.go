@@ -171,9 +171,10 @@ type tx struct {
 	detached bool
 }
 
-// context is ctx, without its cancellation where t is detached.
+// context is ctx, without its cancellation where t is detached (once: a
+// context already without one is returned as it is).
 func (t *tx) context(ctx context.Context) context.Context {
-	if t.detached {
+	if t.detached && ctx.Done() != nil {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
