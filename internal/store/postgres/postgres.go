@@ -38,14 +38,17 @@ var dialect = &sqlstore.Dialect{
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	Notify:      "SELECT pg_notify('" + channel + "', '')",
 	Arrays:      true,
+	LeaseRows:   true,
 	// Claims and completions walk a webhook's queue in index order from
 	// its start and stop after a few rows. Without statistics (a new
 	// database, autovacuum off or behind) the planner takes that queue for
 	// a handful of rows and reads all of it through a bitmap and a sort
 	// instead: tens of thousands of rows per statement in a backlog. Their
 	// transactions turn those plans off; every query in them has an index
-	// that gives its order.
-	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+	// that gives its order. A plan that must still sort (a few lease rows,
+	// locked in order) then costs more than jit_above_cost, and compiling
+	// it took 300 ms: JIT is off in them too.
+	QueueTx: "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off",
 	ClaimTx: "SET LOCAL synchronous_commit = off",
 	// A replay walks one tenant's events of a window in the order of
 	// events_tenant_created and looks up each one's notifications of the
@@ -53,7 +56,7 @@ var dialect = &sqlstore.Dialect{
 	// read either table whole instead (a sequential scan, a hash or merge
 	// join, a bitmap and a sort): those plans are off in its transactions.
 	ScanTx: "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; " +
-		"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+		"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off",
 	Explain: "EXPLAIN ",
 }
 
@@ -85,6 +88,11 @@ func Open(ctx context.Context, url string, opts ...sqlstore.Option) (*Store, err
 		pool.Close()
 		return nil, err
 	}
+	if err := forgetEndedLeases(ctx, db, time.Now()); err != nil {
+		db.Close()
+		pool.Close()
+		return nil, err
+	}
 	return &Store{Store: sqlstore.New(db, db, dialect, opts...), pool: pool}, nil
 }
 
@@ -105,6 +113,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	return nil
+}
+
+// forgetEndedLeases deletes the lease rows (sqlstore's leaserows.go) whose
+// last lease ended before now, with their counts of results: they count
+// nothing, and a dispatcher that stopped without releasing its leases (a
+// crash) leaves them behind for every webhook it leased. A store opening is
+// when a replica has just (re)started.
+func forgetEndedLeases(ctx context.Context, db *sql.DB, now time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("forget ended leases: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_lease_ends e WHERE NOT EXISTS (SELECT 1 FROM webhook_leases l
+		WHERE l.webhook_id = e.webhook_id AND l.owner = e.owner AND l.until_at >= $1)`, now.UnixMilli()); err != nil {
+		return fmt.Errorf("forget ended leases: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_leases WHERE until_at < $1`, now.UnixMilli()); err != nil {
+		return fmt.Errorf("forget ended leases: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("forget ended leases: %w", err)
 	}
 	return nil
 }

@@ -54,7 +54,9 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 		if err != nil {
 			return err
 		}
-		for _, r := range reqs {
+		taken, claimed := make([]slotsFor, len(reqs)), make([]int, len(reqs))
+		added := make(map[string]int, len(reqs))
+		for i, r := range reqs {
 			sl := slots(r, c, states[r.WebhookID], s.d.OneProcess)
 			start := len(out)
 			if sl.n > 0 {
@@ -69,7 +71,23 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			if err := sl.spend(ctx, tx, len(out)-start); err != nil {
 				return err
 			}
-			if err := s.raiseWake(ctx, tx, sl, len(out)-start, c.Now); err != nil {
+			taken[i], claimed[i] = sl, len(out)-start
+			added[r.WebhookID] += claimed[i]
+		}
+		// Counted before the wake times: a lease's end is one.
+		if s.d.LeaseRows {
+			next := make(map[string]leaseRow, len(added))
+			for id, n := range added {
+				if n > 0 {
+					next[id] = states[id].own.after(n, ms(c.LeaseUntil), ms(c.Now))
+				}
+			}
+			if err := s.writeLeaseRows(ctx, tx, c.Owner, next); err != nil {
+				return err
+			}
+		}
+		for i, sl := range taken {
+			if err := s.raiseWake(ctx, tx, sl, claimed[i], c.Now); err != nil {
 				return err
 			}
 		}
@@ -156,7 +174,9 @@ type claimState struct {
 	leased int // live leases, where counted
 	// others: the live leases held by other dispatchers than the claimer.
 	others int
-	found  bool
+	// own: the claimer's lease row (Dialect.LeaseRows).
+	own   leaseRow
+	found bool
 }
 
 // claimStates reads, in two statements whatever the number of webhooks,
@@ -216,6 +236,19 @@ func (s *Store) claimStates(ctx context.Context, tx *tx, reqs []store.ClaimReque
 	// Every live lease counts, the claimer's own included: a lease whose
 	// result is still being recorded is an attempt that a crash would
 	// repeat, so at most max_in_flight of them exist across replicas.
+	if s.d.LeaseRows {
+		tallies, err := s.readLeaseRows(ctx, tx, counted, owner, ms(now))
+		if err != nil {
+			return nil, err
+		}
+		for id, t := range tallies {
+			if st, ok := out[id]; ok {
+				st.leased, st.others, st.own = t.leased, t.others, t.own
+				out[id] = st
+			}
+		}
+		return out, nil
+	}
 	rows, err = tx.QueryContext(ctx, `SELECT webhook_id, count(*), sum(CASE WHEN lease_owner <> ? THEN 1 ELSE 0 END)
 		FROM notifications WHERE webhook_id IN (`+placeholders(len(counted))+`)
 		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(append([]any{owner}, counted...), ms(now))...)
@@ -349,7 +382,7 @@ func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int,
 		case claimed >= sl.n && sl.n > 0:
 			return nil // there may be more: look again at once
 		default:
-			next, err := s.nextWake(ctx, tx, sl.webhookID)
+			next, err := s.nextWake(ctx, tx, sl.webhookID, ms(now))
 			if err != nil {
 				return err
 			}
@@ -366,15 +399,11 @@ func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int,
 }
 
 // nextWake is the earliest time a notification of the webhook may become
-// claimable: its first unleased pending notification's due time, or the
-// first lease to run out. Both walk an index from its start.
-func (s *Store) nextWake(ctx context.Context, tx *tx, webhookID string) (int64, error) {
+// claimable at now: its first unleased pending notification's due time, or
+// the first lease to run out (wakeSQL). Both walk an index from its start.
+func (s *Store) nextWake(ctx context.Context, tx *tx, webhookID string, now int64) (int64, error) {
 	var due, lease sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT next_attempt_at FROM notifications WHERE webhook_id = ? AND status = 'PENDING' AND lease_owner IS NULL
-			ORDER BY next_attempt_at LIMIT 1),
-		(SELECT lease_expires_at FROM notifications WHERE webhook_id = ? AND lease_owner IS NOT NULL
-			ORDER BY lease_expires_at LIMIT 1)`, webhookID, webhookID).Scan(&due, &lease)
+	err := tx.QueryRowContext(ctx, `SELECT `+s.wakeSQL("?"), s.wakeArgs(now, webhookID)...).Scan(&due, &lease)
 	if err != nil {
 		return 0, fmt.Errorf("next wake time: %w", err)
 	}

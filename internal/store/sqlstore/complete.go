@@ -227,11 +227,17 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 			ids[i], tokens[i], statuses[i] = r.Attempt.NotificationID, r.LeaseToken, r.Status
 			attempts[i], next[i] = int64(r.Attempt.Number), ms(r.NextAttemptAt)
 		}
+		// With lease rows, the leases ended are counted for their
+		// dispatchers in the same statement.
+		ended := ""
+		if s.d.LeaseRows {
+			ended = `, l AS (` + leaseRowsEnded + `)`
+		}
 		rows, err := tx.QueryContext(ctx, `WITH u AS (UPDATE notifications AS n SET status = v.status, attempts = v.attempts,
 				next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS v(id, token, status, attempts, next)
 			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'
-			RETURNING n.webhook_id, n.status)
+			RETURNING n.webhook_id, n.status, v.token)`+ended+`
 			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`,
 			now, ids, tokens, statuses, attempts, next)
 		if err != nil {

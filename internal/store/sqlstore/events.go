@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -19,11 +20,11 @@ var errIdempotencyRace = errors.New("idempotency key recorded concurrently")
 // publishTx stores a group of publishes in tx. A call that fails alone
 // (idempotency mismatch, fan-out bound) gets its error and writes nothing.
 func (s *Store) publishTx(ctx context.Context, tx *tx, group []*publishCall) error {
-	subs, err := s.subscribers(ctx, tx, group)
+	subs, own, err := s.subscribers(ctx, tx, group)
 	if err != nil {
 		return err
 	}
-	rows := &publishRows{wakes: map[string]int64{}}
+	rows := &publishRows{wakes: map[string]int64{}, own: own}
 	for _, c := range group {
 		c.res, c.err, c.leased, c.fanouts = store.PublishResult{}, nil, nil, nil
 		if err := s.publishOne(ctx, tx, c, subs[c.req.TenantID], rows); err != nil {
@@ -39,6 +40,9 @@ func (s *Store) publishTx(ctx context.Context, tx *tx, group []*publishCall) err
 	if err := s.lowerWake(ctx, tx, rows.wakes); err != nil {
 		return err
 	}
+	if err := s.countHandedOver(ctx, tx, rows, ms(group[0].req.Now)); err != nil {
+		return err
+	}
 	if rows.queued {
 		return s.notify(ctx, tx)
 	}
@@ -52,6 +56,9 @@ type publishRows struct {
 	wakes  map[string]int64
 	// queued: some notification was left for a claim (wake other replicas).
 	queued bool
+	// own: the lease rows of this process's executor (Dialect.LeaseRows),
+	// by webhook, as the group found them.
+	own map[string]leaseRow
 }
 
 type noteRow struct {
@@ -212,7 +219,7 @@ func (s *Store) replay(ctx context.Context, tx *tx, req store.PublishRequest) (s
 // for re-enabling). Where rows lock, they are locked in id order, so that
 // max_in_flight is counted once across replicas; the leases other
 // dispatchers hold are counted for the webhooks that could take work.
-func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (map[string][]store.Subscriber, error) {
+func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (map[string][]store.Subscriber, map[string]leaseRow, error) {
 	var tenants []any
 	seen := map[string]bool{}
 	handoff := ""
@@ -233,7 +240,7 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, events, status, modified_at, consecutive_failures, circuit_open_until, wake_at, content_filter
 		FROM webhooks WHERE tenant_id IN (`+placeholders(len(tenants))+`) AND deleted_at IS NULL ORDER BY id`+lock, tenants...)
 	if err != nil {
-		return nil, fmt.Errorf("find subscribers: %w", err)
+		return nil, nil, fmt.Errorf("find subscribers: %w", err)
 	}
 	defer rows.Close()
 	out := map[string][]store.Subscriber{}
@@ -245,13 +252,13 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 		var modified, open, wake int64
 		var filter string
 		if err := rows.Scan(&w.ID, &tenant, &events, &w.Status, &modified, &w.Health.ConsecutiveFailures, &open, &wake, &filter); err != nil {
-			return nil, fmt.Errorf("scan subscriber: %w", err)
+			return nil, nil, fmt.Errorf("scan subscriber: %w", err)
 		}
 		if err := s.decodeEvents(w.ID, modified, events, &w.Events); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if w.Filter, err = s.subscriberFilter(w.ID, modified, filter); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		w.Modified, w.Health.CircuitOpenUntil, w.Due = fromMS(modified), fromMS(open), wake <= now
 		// Due ones too: Reserve hands off to a due webhook as well (half
@@ -262,25 +269,49 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 		out[tenant] = append(out[tenant], w)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find subscribers: %w", err)
+		return nil, nil, fmt.Errorf("find subscribers: %w", err)
 	}
 	rows.Close()
 	if s.d.OneProcess || len(candidates) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
-	return out, s.countLeases(ctx, tx, out, candidates, now)
+	own, err := s.countLeases(ctx, tx, out, candidates, handoff, now)
+	return out, own, err
 }
 
-// countLeases fills Leased of the candidate subscribers.
-func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, now int64) error {
-	args := append(append([]any{}, ids...), now)
+// countLeases fills Leased of the candidate subscribers. With lease rows
+// it also returns the publishing executor's own (owner), by webhook.
+func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, owner string, now int64) (map[string]leaseRow, error) {
+	leased := map[string]int{}
+	var own map[string]leaseRow
+	if s.d.LeaseRows {
+		tallies, err := s.readLeaseRows(ctx, tx, ids, owner, now)
+		if err != nil {
+			return nil, err
+		}
+		own = make(map[string]leaseRow, len(tallies))
+		for id, t := range tallies {
+			leased[id], own[id] = t.leased, t.own
+		}
+	} else if err := s.countLeaseNotes(ctx, tx, ids, now, leased); err != nil {
+		return nil, err
+	}
+	for _, list := range subs {
+		for i := range list {
+			list[i].Leased = leased[list[i].ID]
+		}
+	}
+	return own, nil
+}
+
+// countLeaseNotes counts the live leases of the webhooks ids into leased.
+func (s *Store) countLeaseNotes(ctx context.Context, tx *tx, ids []any, now int64, leased map[string]int) error {
 	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(ids))+`)
-		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, args...)
+		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(slices.Clip(ids), now)...)
 	if err != nil {
 		return fmt.Errorf("count leases: %w", err)
 	}
 	defer rows.Close()
-	leased := map[string]int{}
 	for rows.Next() {
 		var id string
 		var n int
@@ -291,11 +322,6 @@ func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("count leases: %w", err)
-	}
-	for _, list := range subs {
-		for i := range list {
-			list[i].Leased = leased[list[i].ID]
-		}
 	}
 	return nil
 }
@@ -319,4 +345,25 @@ func readEvent(ctx context.Context, q queryer, tenantID, id string) (store.Event
 		notes[i].Test = e.Test
 	}
 	return e, notes, err
+}
+
+// countHandedOver adds the notifications a publish group leased to this
+// process's executor to its lease rows (Dialect.LeaseRows).
+func (s *Store) countHandedOver(ctx context.Context, tx *tx, rows *publishRows, now int64) error {
+	if !s.d.LeaseRows {
+		return nil
+	}
+	owner, until, added := "", int64(0), map[string]int{}
+	for _, n := range rows.notes {
+		if n.leaseOwner == "" {
+			continue
+		}
+		owner, until = n.leaseOwner, max(until, n.leaseUntil)
+		added[n.webhookID]++
+	}
+	next := make(map[string]leaseRow, len(added))
+	for id, n := range added {
+		next[id] = rows.own[id].after(n, until, now)
+	}
+	return s.writeLeaseRows(ctx, tx, owner, next)
 }

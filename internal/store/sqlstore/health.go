@@ -162,7 +162,7 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 			changes = append(changes, w.change)
 		}
 	}
-	if err := s.exactWakes(ctx, tx, order); err != nil {
+	if err := s.exactWakes(ctx, tx, order, ms(c.Now)); err != nil {
 		return nil, err
 	}
 	if err := s.writeHealth(ctx, tx, order); err != nil {
@@ -174,18 +174,14 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 // exactWakes computes each webhook's wake time after the batch: its next
 // claimable notification, or its probe time while its circuit stays open.
 // The rows are locked (or the writer is single), so the value stands.
-func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) error {
+func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth, now int64) error {
 	if s.d.Arrays {
 		ids := make([]string, len(hooks))
 		for i, w := range hooks {
 			ids[i] = w.id
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT w.id,
-			(SELECT next_attempt_at FROM notifications WHERE webhook_id = w.id AND status = 'PENDING' AND lease_owner IS NULL
-				ORDER BY next_attempt_at LIMIT 1),
-			(SELECT lease_expires_at FROM notifications WHERE webhook_id = w.id AND lease_owner IS NOT NULL
-				ORDER BY lease_expires_at LIMIT 1)
-			FROM unnest(?::text[]) AS w(id)`, ids)
+		rows, err := tx.QueryContext(ctx, `SELECT w.id, `+s.wakeSQL("w.id")+` FROM unnest(?::text[]) AS w(id)`,
+			append(s.wakeArgs(now), ids)...)
 		if err != nil {
 			return fmt.Errorf("next wake times: %w", err)
 		}
@@ -207,7 +203,7 @@ func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth) 
 		}
 	} else {
 		for _, w := range hooks {
-			wake, err := s.nextWake(ctx, tx, w.id)
+			wake, err := s.nextWake(ctx, tx, w.id, now)
 			if err != nil {
 				return err
 			}

@@ -95,14 +95,31 @@ func (s *Store) NextDue(ctx context.Context, after time.Time) (time.Time, error)
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT DISTINCT webhook_id
-			FROM notifications WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?))`, owner, owner); err != nil {
+		// No index covers the lease columns where leases are counted in
+		// lease rows: the pending notifications are walked, of the webhooks
+		// the owner's rows name (all of them when releasing every lease).
+		scope, args := "", []any{}
+		switch {
+		case s.d.LeaseRows && owner == "":
+			scope = `status = 'PENDING' AND `
+		case s.d.LeaseRows:
+			scope, args = `webhook_id IN (SELECT webhook_id FROM webhook_leases WHERE owner = ?) AND status = 'PENDING' AND `, []any{owner}
+		}
+		args = append(args, owner, owner)
+		where := `WHERE ` + scope + `lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = 0 WHERE id IN (SELECT DISTINCT webhook_id FROM notifications `+where+`)`, args...); err != nil {
 			return fmt.Errorf("wake webhooks of released leases: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0
-			WHERE lease_owner IS NOT NULL AND (? = '' OR lease_owner = ?)`, owner, owner)
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = NULL, lease_token = NULL, lease_expires_at = 0 `+where, args...)
 		if err != nil {
 			return fmt.Errorf("release leases: %w", err)
+		}
+		if s.d.LeaseRows {
+			for _, table := range []string{"webhook_leases", "webhook_lease_ends"} {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ? = '' OR owner = ?`, owner, owner); err != nil {
+					return fmt.Errorf("forget released leases: %w", err)
+				}
+			}
 		}
 		if n, _ = res.RowsAffected(); n > 0 {
 			return s.notify(ctx, tx)

@@ -41,6 +41,11 @@ type Dialect struct {
 	// is exact, so claims need not count leases (a lease still held while
 	// its result is being recorded does not hold back the next claim).
 	OneProcess bool
+	// LeaseRows says live leases are counted in webhook_leases, one row per
+	// webhook and dispatcher, instead of from the notifications
+	// (PostgreSQL, where an index over the lease columns made every lease a
+	// new version of the row in all of its indexes): see leaserows.go.
+	LeaseRows bool
 	// QueueTx, when set, runs first in every claim and completion
 	// transaction (planner settings for the queue's index walks).
 	QueueTx string
