@@ -47,8 +47,10 @@ func (s *Store) completeTx(ctx context.Context, c store.Completion) ([]store.Web
 		if err != nil {
 			return err
 		}
-		if err := s.insertAttempts(ctx, tx, c.Results); err != nil {
-			return err
+		if !s.d.Arrays { // with arrays, in updateNotifications' statement
+			if err := s.insertAttempts(ctx, tx, c.Results); err != nil {
+				return err
+			}
 		}
 		expired, err := s.updateNotifications(ctx, tx, c)
 		if err != nil {
@@ -177,27 +179,27 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// insertAttempts writes the attempt log rows of results: one statement
-// with arrays, else rowsPerInsert a statement.
-func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.AttemptResult) error {
-	if s.d.Arrays {
-		n := len(results)
-		ids, bodies, kinds, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		numbers, started, durations, codes := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		headers := make([]string, n)
-		for i, r := range results {
-			a := r.Attempt
-			ids[i], bodies[i], kinds[i], msgs[i] = a.NotificationID, a.ResponseBody, a.ErrorKind, a.Error
-			numbers[i], started[i], durations[i], codes[i] = int64(a.Number), ms(a.Started), a.Duration.Microseconds(), int64(a.StatusCode)
-			headers[i] = encodeHeaders(a)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers)
-			SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[])`,
-			ids, numbers, started, durations, codes, bodies, kinds, msgs, headers); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		return nil
+// attemptRows is the statement that writes the attempt log rows of
+// results from arrays, and its arguments.
+func attemptRows(results []store.AttemptResult) (string, []any) {
+	n := len(results)
+	ids, bodies, kinds, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	numbers, started, durations, codes := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	headers := make([]string, n)
+	for i, r := range results {
+		a := r.Attempt
+		ids[i], bodies[i], kinds[i], msgs[i] = a.NotificationID, a.ResponseBody, a.ErrorKind, a.Error
+		numbers[i], started[i], durations[i], codes[i] = int64(a.Number), ms(a.Started), a.Duration.Microseconds(), int64(a.StatusCode)
+		headers[i] = encodeHeaders(a)
 	}
+	return `INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, response_body, error_kind, error, headers)
+		SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+		[]any{ids, numbers, started, durations, codes, bodies, kinds, msgs, headers}
+}
+
+// insertAttempts writes the attempt log rows of results, rowsPerInsert a
+// statement (with arrays they go in updateNotifications' statement).
+func (s *Store) insertAttempts(ctx context.Context, tx *tx, results []store.AttemptResult) error {
 	for start := 0; start < len(results); start += rowsPerInsert {
 		chunk := results[start:min(start+rowsPerInsert, len(results))]
 		args := make([]any, 0, 9*len(chunk))
@@ -227,8 +229,10 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 			ids[i], tokens[i], statuses[i] = r.Attempt.NotificationID, r.LeaseToken, r.Status
 			attempts[i], next[i] = int64(r.Attempt.Number), ms(r.NextAttemptAt)
 		}
-		// With lease rows, the leases ended are counted for their
-		// dispatchers in the same statement.
+		// The attempt log rows go in the same statement, and with lease
+		// rows the leases ended are counted for their dispatchers: one
+		// round trip for the batch.
+		logged, args := attemptRows(c.Results)
 		ended := ""
 		if s.d.LeaseRows {
 			ended = `, l AS (` + leaseRowsEnded + `)`
@@ -237,9 +241,9 @@ func (s *Store) updateNotifications(ctx context.Context, tx *tx, c store.Complet
 				next_attempt_at = v.next, lease_owner = NULL, lease_token = NULL, lease_expires_at = 0, modified_at = ?
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[]) AS v(id, token, status, attempts, next)
 			WHERE n.id = v.id AND n.lease_token = v.token AND n.status = 'PENDING'
-			RETURNING n.webhook_id, n.status, v.token)`+ended+`
+			RETURNING n.webhook_id, n.status, v.token), a AS (`+logged+`)`+ended+`
 			SELECT webhook_id, count(*) FROM u WHERE status = 'EXPIRED' GROUP BY webhook_id`,
-			now, ids, tokens, statuses, attempts, next)
+			append([]any{now, ids, tokens, statuses, attempts, next}, args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("update notifications: %w", err)
 		}
