@@ -32,9 +32,10 @@ func (d *Dispatcher) Reserve(s store.Subscriber, now time.Time) (time.Time, bool
 	if w.Config.Ordered || w.Config.RateLimitPerSecond != nil {
 		return time.Time{}, false
 	}
-	// Where leases are counted (several processes), every live one counts,
-	// this process's included, so max_in_flight bounds what a crash of any
-	// replica can repeat.
+	// Where leases are counted (several processes), other replicas' live
+	// leases take slots too, so max_in_flight bounds what a crash of any
+	// replica can repeat. This process's own are its slots: with a shared
+	// queue a slot is held until its result is recorded.
 	limit := d.maxInFlight(w) - s.Leased
 	if due {
 		// The queue holds work of this webhook: new work may use only half

@@ -578,8 +578,9 @@ type Subscriber struct {
 	// Due: the webhook's wake time has come, so the queue may hold work of
 	// it that new notifications must not overtake.
 	Due bool
-	// Leased counts the webhook's live leases, this dispatcher's included,
-	// where several processes share the database (else 0).
+	// Leased counts the webhook's live leases held by other dispatchers
+	// than the executor's, where several processes share the database
+	// (else 0). The executor counts its own in the slots it holds.
 	Leased int
 	// Filter is the webhook's content filter (nil: none).
 	Filter *filter.Filter

@@ -126,6 +126,42 @@ func TestLeaseRows(t *testing.T) {
 	}
 }
 
+// TestHandoffCountsOthersLeases: a publish tells its executor the live
+// leases of other dispatchers only; its own it counts in its slots, and
+// counting them twice halved what a replica could be handed.
+func TestHandoffCountsOthersLeases(t *testing.T) {
+	s, _ := openPostgres(t)
+	ctx := context.Background()
+	ten := storetest.MustTenant(t, s)
+	w := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION")
+	now := storetest.T0.Add(time.Second)
+	publish := func(h *grantingHandoff, n int) {
+		t.Helper()
+		for i := range n {
+			ev := store.Event{ID: uuid.NewString(), Name: "TRANSACTION", Created: storetest.T0.Add(time.Duration(i) * time.Millisecond)}
+			ev.Payload = json.RawMessage(fmt.Sprintf(`{"id":%q}`, ev.ID))
+			if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: []store.Event{ev}, Now: now, Handoff: h}); err != nil {
+				t.Fatalf("publish by %s: %v", h.owner, err)
+			}
+		}
+	}
+	a := &grantingHandoff{owner: "a", grants: 3, lease: time.Minute}
+	publish(a, 3)
+	publish(&grantingHandoff{owner: "none", lease: time.Minute}, 5) // queued, for b
+	got, err := s.Claim(ctx, store.Claim{Owner: "b", Now: now, LeaseUntil: now.Add(time.Minute),
+		Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: 5, MaxInFlight: 16}}})
+	if err != nil || len(got) != 5 {
+		t.Fatalf("b claimed %d (%v), want 5", len(got), err)
+	}
+	a.leased, a.grants = nil, 1
+	publish(a, 1)
+	b := &grantingHandoff{owner: "b", grants: 1, lease: time.Minute}
+	publish(b, 1)
+	if !slices.Equal(a.leased, []int{5}) || !slices.Equal(b.leased, []int{4}) {
+		t.Fatalf("a saw %v leased, b %v; want b's 5 for a and a's 4 for b, not their own", a.leased, b.leased)
+	}
+}
+
 // grantingHandoff is a store.Handoff that takes up to grants notifications.
 type grantingHandoff struct {
 	owner  string
@@ -133,13 +169,16 @@ type grantingHandoff struct {
 	mu     sync.Mutex
 	grants int
 	taken  []store.Claimed
+	// leased: Subscriber.Leased at each Reserve.
+	leased []int
 }
 
 func (h *grantingHandoff) Owner() string { return h.owner }
 
-func (h *grantingHandoff) Reserve(_ store.Subscriber, now time.Time) (time.Time, bool) {
+func (h *grantingHandoff) Reserve(sub store.Subscriber, now time.Time) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.leased = append(h.leased, sub.Leased)
 	if h.grants == 0 {
 		return time.Time{}, false
 	}

@@ -279,8 +279,10 @@ func (s *Store) subscribers(ctx context.Context, tx *tx, group []*publishCall) (
 	return out, own, err
 }
 
-// countLeases fills Leased of the candidate subscribers. With lease rows
-// it also returns the publishing executor's own (owner), by webhook.
+// countLeases fills Leased of the candidate subscribers: the live leases of
+// other dispatchers than owner (the executor counts its own in its slots;
+// counting them here too halved what it could be handed). With lease rows
+// it also returns the executor's own lease rows, by webhook.
 func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store.Subscriber, ids []any, owner string, now int64) (map[string]leaseRow, error) {
 	leased := map[string]int{}
 	var own map[string]leaseRow
@@ -291,9 +293,9 @@ func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store
 		}
 		own = make(map[string]leaseRow, len(tallies))
 		for id, t := range tallies {
-			leased[id], own[id] = t.leased, t.own
+			leased[id], own[id] = t.others, t.own
 		}
-	} else if err := s.countLeaseNotes(ctx, tx, ids, now, leased); err != nil {
+	} else if err := s.countLeaseNotes(ctx, tx, ids, owner, now, leased); err != nil {
 		return nil, err
 	}
 	for _, list := range subs {
@@ -304,10 +306,11 @@ func (s *Store) countLeases(ctx context.Context, tx *tx, subs map[string][]store
 	return own, nil
 }
 
-// countLeaseNotes counts the live leases of the webhooks ids into leased.
-func (s *Store) countLeaseNotes(ctx context.Context, tx *tx, ids []any, now int64, leased map[string]int) error {
+// countLeaseNotes counts the live leases of the webhooks ids held by other
+// dispatchers than owner into leased.
+func (s *Store) countLeaseNotes(ctx context.Context, tx *tx, ids []any, owner string, now int64, leased map[string]int) error {
 	rows, err := tx.QueryContext(ctx, `SELECT webhook_id, count(*) FROM notifications WHERE webhook_id IN (`+placeholders(len(ids))+`)
-		AND lease_owner IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id`, append(slices.Clip(ids), now)...)
+		AND lease_owner IS NOT NULL AND lease_owner <> ? AND lease_expires_at > ? GROUP BY webhook_id`, append(slices.Clip(ids), owner, now)...)
 	if err != nil {
 		return fmt.Errorf("count leases: %w", err)
 	}
