@@ -31,22 +31,7 @@ func (s *Store) publishTx(ctx context.Context, tx *tx, group []*publishCall) err
 			return err
 		}
 	}
-	if err := s.insertEvents(ctx, tx, rows.events); err != nil {
-		return err
-	}
-	if err := s.insertNotifications(ctx, tx, rows.notes); err != nil {
-		return err
-	}
-	if err := s.lowerWake(ctx, tx, rows.wakes); err != nil {
-		return err
-	}
-	if err := s.countHandedOver(ctx, tx, rows, ms(group[0].req.Now)); err != nil {
-		return err
-	}
-	if rows.queued {
-		return s.notify(ctx, tx)
-	}
-	return nil
+	return s.writeGroupRows(ctx, tx, rows, ms(group[0].req.Now))
 }
 
 // publishRows are the rows a group writes, in a few statements at its end.
@@ -350,12 +335,9 @@ func readEvent(ctx context.Context, q queryer, tenantID, id string) (store.Event
 	return e, notes, err
 }
 
-// countHandedOver adds the notifications a publish group leased to this
-// process's executor to its lease rows (Dialect.LeaseRows).
-func (s *Store) countHandedOver(ctx context.Context, tx *tx, rows *publishRows, now int64) error {
-	if !s.d.LeaseRows {
-		return nil
-	}
+// handedOver is the lease rows of the executor that this group's hand-offs
+// bring up to date (Dialect.LeaseRows), by webhook, and that executor.
+func handedOver(rows *publishRows, now int64) (string, map[string]leaseRow) {
 	owner, until, added := "", int64(0), map[string]int{}
 	for _, n := range rows.notes {
 		if n.leaseOwner == "" {
@@ -368,5 +350,5 @@ func (s *Store) countHandedOver(ctx context.Context, tx *tx, rows *publishRows, 
 	for id, n := range added {
 		next[id] = rows.own[id].after(n, until, now)
 	}
-	return s.writeLeaseRows(ctx, tx, owner, next)
+	return owner, next
 }

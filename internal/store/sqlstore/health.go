@@ -258,6 +258,17 @@ func (s *Store) writeHealth(ctx context.Context, tx *tx, hooks []*webhookHealth)
 	return nil
 }
 
+// wakeArrays is the statement that lowers wake times from arrays (see
+// lowerWake), and its arguments.
+func wakeArrays(wakes map[string]int64) (string, []any) {
+	ids, at := make([]string, 0, len(wakes)), make([]int64, 0, len(wakes))
+	for id, t := range wakes {
+		ids, at = append(ids, id), append(at, t)
+	}
+	return `UPDATE webhooks AS w SET wake_at = v.at
+		FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id AND w.wake_at > v.at`, []any{ids, at}
+}
+
 // lowerWake makes each webhook's wake time no later than the given time
 // (ms): it is the earliest a claim for the webhook may find work, so every
 // write that makes work due sooner lowers it. It writes only rows it
@@ -267,12 +278,8 @@ func (s *Store) lowerWake(ctx context.Context, tx *tx, wakes map[string]int64) e
 		return nil
 	}
 	if s.d.Arrays {
-		ids, at := make([]string, 0, len(wakes)), make([]int64, 0, len(wakes))
-		for id, t := range wakes {
-			ids, at = append(ids, id), append(at, t)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks AS w SET wake_at = v.at
-			FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id AND w.wake_at > v.at`, ids, at); err != nil {
+		sql, args := wakeArrays(wakes)
+		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
 			return fmt.Errorf("lower wake times: %w", err)
 		}
 		return nil

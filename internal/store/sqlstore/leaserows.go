@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -105,25 +106,25 @@ func (s *Store) writeLeaseRows(ctx context.Context, tx *tx, owner string, rows m
 	if len(rows) == 0 {
 		return nil
 	}
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range rows {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	sql, args := leaseRowsTaken(owner, rows)
+	if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
+		return fmt.Errorf("count leases taken: %w", err)
+	}
+	return nil
+}
+
+// leaseRowsTaken is the statement that writes owner's lease rows, in
+// webhook order (as every writer takes rows), and its arguments.
+func leaseRowsTaken(owner string, rows map[string]leaseRow) (string, []any) {
+	ids := slices.Sorted(maps.Keys(rows))
 	taken, until := make([]int64, len(ids)), make([]int64, len(ids))
 	for i, id := range ids {
 		taken[i], until[i] = rows[id].taken, rows[id].until
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_leases (webhook_id, owner, taken, until_at)
+	return `INSERT INTO webhook_leases (webhook_id, owner, taken, until_at)
 		SELECT id, ?, taken, until FROM unnest(?::text[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS v(id, taken, until, i) ORDER BY i
 		ON CONFLICT (webhook_id, owner) DO UPDATE SET taken = excluded.taken, until_at = excluded.until_at`,
-		owner, ids, taken, until)
-	if err != nil {
-		return fmt.Errorf("count leases taken: %w", err)
-	}
-	return nil
+		[]any{owner, ids, taken, until}
 }
 
 // leaseRowsEnded is the statement of a result batch's CTE u (its recorded

@@ -38,21 +38,9 @@ const rowsPerInsert = 400
 // insertEvents writes a group's events: one statement with arrays, else
 // rowsPerInsert a statement.
 func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	if s.d.Arrays {
-		n := len(events)
-		ids, tenants, names, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		payloads, created := make([][]byte, n), make([]int64, n)
-		subj := newSubjectArrays(n)
-		for i, e := range events {
-			ids[i], tenants[i], names[i], traces[i], payloads[i], created[i] = e.ID, e.TenantID, e.Name, e.TraceParent, e.Payload, ms(e.Created)
-			subj.set(i, e)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent, `+subjectColumns+`)
-			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::text[], `+subjectArrayTypes+`)`,
-			append([]any{ids, tenants, names, payloads, created, traces}, subj.args()...)...); err != nil {
+	if s.d.Arrays && len(events) > 0 {
+		sql, args := eventArrays(events)
+		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		return nil
@@ -72,30 +60,28 @@ func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) 
 	return nil
 }
 
-// insertNotifications writes a group's notifications, leased to the
-// hand-off or not.
-func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow) error {
-	if len(notes) == 0 {
-		return nil
+// eventArrays is the statement that writes events from arrays, and its
+// arguments.
+func eventArrays(events []store.Event) (string, []any) {
+	n := len(events)
+	ids, tenants, names, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, created := make([][]byte, n), make([]int64, n)
+	subj := newSubjectArrays(n)
+	for i, e := range events {
+		ids[i], tenants[i], names[i], traces[i], payloads[i], created[i] = e.ID, e.TenantID, e.Name, e.TraceParent, e.Payload, ms(e.Created)
+		subj.set(i, e)
 	}
-	if s.d.Arrays {
-		n := len(notes)
-		ids, tenants, events, hooks, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		owners, tokens := make([]*string, n), make([]*string, n)
-		created, until := make([]int64, n), make([]int64, n)
-		for i, r := range notes {
-			ids[i], tenants[i], events[i], hooks[i], names[i] = r.id, r.tenantID, r.eventID, r.webhookID, r.name
-			created[i], until[i] = r.created, r.leaseUntil
-			if r.leaseOwner != "" {
-				owners[i], tokens[i] = &notes[i].leaseOwner, &notes[i].leaseToken
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
-				next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at)
-			SELECT id, tenant, event, hook, name, 'PENDING', created, created, created, owner, token, until
-			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
-				AS v(id, tenant, event, hook, name, created, owner, token, until)`,
-			ids, tenants, events, hooks, names, created, owners, tokens, until); err != nil {
+	return `INSERT INTO events (id, tenant_id, name, payload, created_at, trace_parent, ` + subjectColumns + `)
+		SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::text[], ` + subjectArrayTypes + `)`,
+		append([]any{ids, tenants, names, payloads, created, traces}, subj.args()...)
+}
+
+// insertNotifications writes notifications, leased to the hand-off or
+// not: one statement with arrays, else rowsPerInsert a statement.
+func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow) error {
+	if s.d.Arrays && len(notes) > 0 {
+		sql, args := noteArrays(notes)
+		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
 		return nil
@@ -115,6 +101,92 @@ func (s *Store) insertNotifications(ctx context.Context, tx *tx, notes []noteRow
 			"(?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
+	}
+	return nil
+}
+
+// noteArrays is the statement that writes notifications from arrays, and
+// its arguments.
+func noteArrays(notes []noteRow) (string, []any) {
+	n := len(notes)
+	ids, tenants, events, hooks, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	owners, tokens := make([]*string, n), make([]*string, n)
+	created, until := make([]int64, n), make([]int64, n)
+	for i, r := range notes {
+		ids[i], tenants[i], events[i], hooks[i], names[i] = r.id, r.tenantID, r.eventID, r.webhookID, r.name
+		created[i], until[i] = r.created, r.leaseUntil
+		if r.leaseOwner != "" {
+			owners[i], tokens[i] = &notes[i].leaseOwner, &notes[i].leaseToken
+		}
+	}
+	return `INSERT INTO notifications (id, tenant_id, event_id, webhook_id, event_name, status,
+			next_attempt_at, created_at, modified_at, lease_owner, lease_token, lease_expires_at)
+		SELECT id, tenant, event, hook, name, 'PENDING', created, created, created, owner, token, until
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
+			AS v(id, tenant, event, hook, name, created, owner, token, until)`,
+		[]any{ids, tenants, events, hooks, names, created, owners, tokens, until}
+}
+
+// writeGroupRows writes what a group adds (events, notifications, lowered
+// wake times, hand-offs counted in lease rows) and wakes other replicas
+// when it queued work: where the dialect has arrays, in one statement of
+// data-modifying CTEs, so a publish transaction is three round trips and
+// its commit, not seven; else a few statements each.
+func (s *Store) writeGroupRows(ctx context.Context, tx *tx, rows *publishRows, now int64) error {
+	if !s.d.Arrays {
+		if err := s.insertEvents(ctx, tx, rows.events); err != nil {
+			return err
+		}
+		if err := s.insertNotifications(ctx, tx, rows.notes); err != nil {
+			return err
+		}
+		if err := s.lowerWake(ctx, tx, rows.wakes); err != nil {
+			return err
+		}
+		if owner, taken := handedOver(rows, now); s.d.LeaseRows {
+			if err := s.writeLeaseRows(ctx, tx, owner, taken); err != nil {
+				return err
+			}
+		}
+		if rows.queued {
+			return s.notify(ctx, tx)
+		}
+		return nil
+	}
+	var q strings.Builder
+	var args []any
+	parts := 0
+	add := func(sql string, a []any) {
+		sep := ", "
+		if parts == 0 {
+			sep = "WITH "
+		}
+		parts++
+		fmt.Fprintf(&q, "%sw%d AS (%s)", sep, parts, sql)
+		args = append(args, a...)
+	}
+	if len(rows.events) > 0 {
+		add(eventArrays(rows.events))
+	}
+	if len(rows.notes) > 0 {
+		add(noteArrays(rows.notes))
+	}
+	if len(rows.wakes) > 0 {
+		add(wakeArrays(rows.wakes))
+	}
+	if owner, taken := handedOver(rows, now); s.d.LeaseRows && len(taken) > 0 {
+		add(leaseRowsTaken(owner, taken))
+	}
+	if q.Len() == 0 && !rows.queued {
+		return nil
+	}
+	final := "SELECT 1"
+	if rows.queued && s.d.Notify != "" {
+		final = s.d.Notify
+	}
+	q.WriteString(" " + final)
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("write published rows: %w", err)
 	}
 	return nil
 }
