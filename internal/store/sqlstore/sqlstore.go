@@ -198,12 +198,14 @@ func (s *Store) queueTx(ctx context.Context, t *tx) error {
 	return settings(ctx, t, s.d.QueueTx)
 }
 
-// claimTx runs the dialect's settings for a claim transaction.
+// claimTx runs the dialect's settings for a claim transaction: the queue's
+// and the claim's in one round trip.
 func (s *Store) claimTx(ctx context.Context, t *tx) error {
-	if err := s.queueTx(ctx, t); err != nil {
-		return err
+	q := s.d.QueueTx
+	if q != "" && s.d.ClaimTx != "" {
+		q += "; "
 	}
-	return settings(ctx, t, s.d.ClaimTx)
+	return settings(ctx, t, q+s.d.ClaimTx)
 }
 
 func settings(ctx context.Context, t *tx, q string) error {
