@@ -35,16 +35,9 @@ func (s *Store) decodeEvents(id string, modified int64, raw []byte, out *[]strin
 // has no arrays (SQLite allows 32,766 parameters a statement).
 const rowsPerInsert = 400
 
-// insertEvents writes a group's events: one statement with arrays, else
-// rowsPerInsert a statement.
+// insertEvents writes a group's events rowsPerInsert a statement, where
+// the dialect has no arrays (with arrays, writeGroupRows writes them).
 func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) error {
-	if s.d.Arrays && len(events) > 0 {
-		sql, args := eventArrays(events)
-		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		}
-		return nil
-	}
 	for start := 0; start < len(events); start += rowsPerInsert {
 		chunk := events[start:min(start+rowsPerInsert, len(events))]
 		args := make([]any, 0, 11*len(chunk))
