@@ -55,11 +55,25 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			return err
 		}
 		taken, claimed := make([]slotsFor, len(reqs)), make([]int, len(reqs))
+		for i, r := range reqs {
+			taken[i] = slots(r, c, states[r.WebhookID], s.d.OneProcess)
+		}
+		// With arrays, every unordered webhook's notifications in one
+		// statement; else, and for ordered heads, one each.
+		var many [][]store.Claimed
+		if s.d.Arrays {
+			if many, err = s.claimMany(ctx, tx, c, token, reqs, taken); err != nil {
+				return err
+			}
+		}
 		added := make(map[string]int, len(reqs))
 		for i, r := range reqs {
-			sl := slots(r, c, states[r.WebhookID], s.d.OneProcess)
+			sl := taken[i]
 			start := len(out)
-			if sl.n > 0 {
+			switch {
+			case many != nil && !r.Ordered:
+				out = append(out, many[i]...)
+			case sl.n > 0:
 				stmt := due
 				if r.Ordered {
 					stmt = head
@@ -71,7 +85,7 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 			if err := sl.spend(ctx, tx, len(out)-start); err != nil {
 				return err
 			}
-			taken[i], claimed[i] = sl, len(out)-start
+			claimed[i] = len(out) - start
 			added[r.WebhookID] += claimed[i]
 		}
 		// Counted before the wake times: a lease's end is one.
@@ -127,6 +141,66 @@ func claimRows(ctx context.Context, stmt txStmt, out []store.Claimed, c store.Cl
 	}
 	sort.Sort(byDue{out[start:], dueAt})
 	return out, nil
+}
+
+// claimMany leases the due notifications of every unordered request with
+// slots in one statement (Dialect.Arrays): a walk of notifications_due per
+// webhook, each to its own limit, under FOR UPDATE SKIP LOCKED as one
+// webhook's claim. The rows are looked up by primary key from the array
+// the walks make, whatever the statistics say. It returns each request's
+// notifications, oldest due first; a webhook asked for twice gets its
+// notifications in its first request.
+func (s *Store) claimMany(ctx context.Context, tx *tx, c store.Claim, token string, reqs []store.ClaimRequest, sl []slotsFor) ([][]store.Claimed, error) {
+	out := make([][]store.Claimed, len(reqs))
+	first := map[string]int{}
+	var hooks []string
+	var limits []int64
+	for i, r := range reqs {
+		if r.Ordered || sl[i].n <= 0 {
+			continue
+		}
+		if _, ok := first[r.WebhookID]; !ok {
+			first[r.WebhookID] = i
+			hooks, limits = append(hooks, r.WebhookID), append(limits, int64(sl[i].n))
+		}
+	}
+	if len(hooks) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.claimManySQL(), c.Owner, token, ms(c.LeaseUntil), hooks, limits, ms(c.Now), ms(c.Now))
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	defer rows.Close()
+	dueAt := make([][]int64, len(reqs))
+	for rows.Next() {
+		var n store.Claimed
+		var next int64
+		if err := rows.Scan(&n.ID, &n.TenantID, &n.EventID, &n.WebhookID, &n.EventName, &n.Attempt, &n.RetryBase, &next); err != nil {
+			return nil, fmt.Errorf("scan claim: %w", err)
+		}
+		n.Attempt++
+		n.LeaseToken = token
+		i := first[n.WebhookID]
+		out[i], dueAt[i] = append(out[i], n), append(dueAt[i], next)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	for i := range out {
+		sort.Sort(byDue{out[i], dueAt[i]})
+	}
+	return out, nil
+}
+
+// claimManySQL is claimMany's statement. Its arguments: owner, token,
+// lease end, webhook ids, their limits, now and now.
+func (s *Store) claimManySQL() string {
+	return `UPDATE notifications SET lease_owner = ?, lease_token = ?, lease_expires_at = ?
+		WHERE id = ANY(ARRAY(SELECT p.id FROM unnest(?::text[], ?::bigint[]) AS r(webhook_id, n)
+			CROSS JOIN LATERAL (SELECT id FROM notifications WHERE webhook_id = r.webhook_id AND status = 'PENDING'
+				AND next_attempt_at <= ? AND lease_expires_at <= ? ORDER BY next_attempt_at LIMIT r.n` + s.d.SkipLocked + `) AS p))
+		RETURNING id, tenant_id, event_id, webhook_id, event_name, attempts, retry_base, next_attempt_at`
 }
 
 // byDue sorts claimed notifications by due time, then id.

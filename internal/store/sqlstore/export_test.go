@@ -65,6 +65,24 @@ func UpdatePlan(ctx context.Context, s *Store, rows int) (string, error) {
 	return planText(plan)
 }
 
+// ClaimManyPlan explains the statement that claims for several webhooks at
+// once (Dialect.Arrays), in a queue transaction's settings.
+func ClaimManyPlan(ctx context.Context, s *Store, hooks []string, limits []int64, now int64) (string, error) {
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer t.Rollback()
+	if _, err := t.ExecContext(ctx, s.d.QueueTx); err != nil {
+		return "", err
+	}
+	rows, err := t.QueryContext(ctx, s.d.rebind(s.d.Explain+s.claimManySQL()), "o", "o/t", now+60000, hooks, limits, now, now)
+	if err != nil {
+		return "", fmt.Errorf("explain claim: %w", err)
+	}
+	return planText(rows)
+}
+
 // planText reads an EXPLAIN's rows into one string, a line per node: the
 // last column of each (SQLite: detail; PostgreSQL: the only one). It closes
 // rows.

@@ -101,3 +101,40 @@ func TestResultUpdatePlan(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL one claim for several webhooks walks notifications_due for
+// each and updates the rows it picked by primary key, as planned on a
+// database never analysed, with 4,000 notifications pending: no walk of
+// the table, no hash or sort.
+func TestClaimManyPlan(t *testing.T) {
+	url := pgtest.Database(t)
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	ten := storetest.MustTenant(t, s.Store)
+	a, b := storetest.MustWebhook(t, s.Store, ten.ID, "*"), storetest.MustWebhook(t, s.Store, ten.ID, "*")
+	for i := range 10 {
+		events := make([]store.Event, 200)
+		for j := range events {
+			n := i*200 + j
+			events[j] = store.Event{ID: fmt.Sprintf("01a2d3e4-%04x-7000-8000-%012x", i, n), Name: "TRANSACTION",
+				Created: storetest.T0.Add(time.Duration(n) * time.Millisecond), Payload: []byte(`{"event":"TRANSACTION"}`)}
+		}
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := sqlstore.ClaimManyPlan(ctx, s.Store, []string{a.ID, b.ID}, []int64{32, 32}, storetest.T0.Add(time.Hour).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claim of two webhooks:\n%s", plan)
+	if regexp.MustCompile(`Seq Scan on notifications|Hash|Sort|Bitmap`).MatchString(plan) ||
+		!regexp.MustCompile(`Index Scan using notifications_due on notifications`).MatchString(plan) ||
+		!regexp.MustCompile(`Index Scan using notifications_pkey on notifications`).MatchString(plan) {
+		t.Errorf("the claim does not walk notifications_due per webhook and update by primary key:\n%s", plan)
+	}
+}
