@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -100,10 +99,8 @@ func (s *Store) Claim(ctx context.Context, c store.Claim) ([]store.Claimed, erro
 				return err
 			}
 		}
-		for i, sl := range taken {
-			if err := s.raiseWake(ctx, tx, sl, claimed[i], c.Now); err != nil {
-				return err
-			}
+		if err := s.raiseWakes(ctx, tx, taken, claimed, ms(c.Now)); err != nil {
+			return err
 		}
 		return s.attachPayloads(ctx, tx, out)
 	})
@@ -430,70 +427,6 @@ func (sl slotsFor) spend(ctx context.Context, tx *tx, claimed int) error {
 		}
 	}
 	return nil
-}
-
-// neverWake is the wake time of a webhook with nothing pending.
-const neverWake = int64(1) << 62
-
-// raiseWake moves a webhook's wake time forward when this claim showed it
-// has nothing more to claim before then: its circuit waits for its probe
-// time (or for the lease of the probe it just took to end), its rate bucket
-// for a token (also when this claim emptied it), or it took every due
-// notification (then the next one falls due, or a lease taken runs out).
-// The webhook's row is held by this transaction (see slots), so no write
-// lowering it meanwhile is lost.
-func (s *Store) raiseWake(ctx context.Context, tx *tx, sl slotsFor, claimed int, now time.Time) error {
-	if !sl.found || sl.blocked {
-		return nil
-	}
-	wake := ms(sl.wake)
-	if sl.wake.IsZero() {
-		switch b := sl.bucket.Spend(claimed); {
-		case sl.probe && claimed > 0:
-			wake = ms(sl.probeUntil)
-		case sl.rate > 0 && b.Whole() < 1:
-			wake = ms(b.NextToken(sl.rate))
-		case claimed >= sl.n && sl.n > 0:
-			return nil // there may be more: look again at once
-		default:
-			next, err := s.nextWake(ctx, tx, sl.webhookID, ms(now))
-			if err != nil {
-				return err
-			}
-			wake = next
-		}
-	}
-	if wake <= ms(now) {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET wake_at = ? WHERE id = ?`, wake, sl.webhookID); err != nil {
-		return fmt.Errorf("raise wake time: %w", err)
-	}
-	return nil
-}
-
-// nextWake is the earliest time a notification of the webhook may become
-// claimable at now: its first unleased pending notification's due time, or
-// the first lease to run out (wakeSQL). Both walk an index from its start.
-func (s *Store) nextWake(ctx context.Context, tx *tx, webhookID string, now int64) (int64, error) {
-	var due, lease sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT `+s.wakeSQL("?"), s.wakeArgs(now, webhookID)...).Scan(&due, &lease)
-	if err != nil {
-		return 0, fmt.Errorf("next wake time: %w", err)
-	}
-	return earliest(due, lease), nil
-}
-
-// earliest is the earlier of two optional times (ms), neverWake if neither.
-func earliest(a, b sql.NullInt64) int64 {
-	wake := neverWake
-	if a.Valid {
-		wake = min(wake, a.Int64)
-	}
-	if b.Valid {
-		wake = min(wake, b.Int64)
-	}
-	return wake
 }
 
 // attachPayloads sets each claimed notification's event payload, from the

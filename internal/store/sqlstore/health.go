@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -175,40 +174,16 @@ func (s *Store) recordHealth(ctx context.Context, tx *tx, c store.Completion, he
 // claimable notification, or its probe time while its circuit stays open.
 // The rows are locked (or the writer is single), so the value stands.
 func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth, now int64) error {
-	if s.d.Arrays {
-		ids := make([]string, len(hooks))
-		for i, w := range hooks {
-			ids[i] = w.id
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT w.id, `+s.wakeSQL("w.id")+` FROM unnest(?::text[]) AS w(id)`,
-			append(s.wakeArgs(now), ids)...)
-		if err != nil {
-			return fmt.Errorf("next wake times: %w", err)
-		}
-		defer rows.Close()
-		byID := make(map[string]*webhookHealth, len(hooks))
-		for _, w := range hooks {
-			byID[w.id] = w
-		}
-		for rows.Next() {
-			var id string
-			var due, lease sql.NullInt64
-			if err := rows.Scan(&id, &due, &lease); err != nil {
-				return fmt.Errorf("scan next wake time: %w", err)
-			}
-			byID[id].wake = earliest(due, lease)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("next wake times: %w", err)
-		}
-	} else {
-		for _, w := range hooks {
-			wake, err := s.nextWake(ctx, tx, w.id, now)
-			if err != nil {
-				return err
-			}
-			w.wake = wake
-		}
+	ids := make([]string, len(hooks))
+	for i, w := range hooks {
+		ids[i] = w.id
+	}
+	wakes := make(map[string]int64, len(hooks))
+	if err := s.nextWakes(ctx, tx, ids, now, wakes); err != nil {
+		return err
+	}
+	for _, w := range hooks {
+		w.wake = wakes[w.id]
 	}
 	for _, w := range hooks {
 		if w.h.CircuitOpen() && w.wake != neverWake {
