@@ -68,12 +68,8 @@ func (s *Store) setWakes(ctx context.Context, tx *tx, wakes map[string]int64) er
 		return nil
 	}
 	if s.d.Arrays {
-		ids, at := make([]string, 0, len(wakes)), make([]int64, 0, len(wakes))
-		for id, t := range wakes {
-			ids, at = append(ids, id), append(at, t)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks AS w SET wake_at = v.at
-			FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id`, ids, at); err != nil {
+		sql, args := wakeArrays(wakes, false)
+		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
 			return fmt.Errorf("raise wake times: %w", err)
 		}
 		return nil

@@ -184,8 +184,6 @@ func (s *Store) exactWakes(ctx context.Context, tx *tx, hooks []*webhookHealth, 
 	}
 	for _, w := range hooks {
 		w.wake = wakes[w.id]
-	}
-	for _, w := range hooks {
 		if w.h.CircuitOpen() && w.wake != neverWake {
 			w.wake = max(w.wake, ms(w.h.CircuitOpenUntil))
 		}
@@ -233,15 +231,19 @@ func (s *Store) writeHealth(ctx context.Context, tx *tx, hooks []*webhookHealth)
 	return nil
 }
 
-// wakeArrays is the statement that lowers wake times from arrays (see
-// lowerWake), and its arguments.
-func wakeArrays(wakes map[string]int64) (string, []any) {
+// wakeArrays is the statement that sets wake times from arrays, and its
+// arguments: where lower, only those it lowers (see lowerWake).
+func wakeArrays(wakes map[string]int64, lower bool) (string, []any) {
 	ids, at := make([]string, 0, len(wakes)), make([]int64, 0, len(wakes))
 	for id, t := range wakes {
 		ids, at = append(ids, id), append(at, t)
 	}
+	cond := ""
+	if lower {
+		cond = " AND w.wake_at > v.at"
+	}
 	return `UPDATE webhooks AS w SET wake_at = v.at
-		FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id AND w.wake_at > v.at`, []any{ids, at}
+		FROM unnest(?::text[], ?::bigint[]) AS v(id, at) WHERE w.id = v.id` + cond, []any{ids, at}
 }
 
 // lowerWake makes each webhook's wake time no later than the given time
@@ -253,7 +255,7 @@ func (s *Store) lowerWake(ctx context.Context, tx *tx, wakes map[string]int64) e
 		return nil
 	}
 	if s.d.Arrays {
-		sql, args := wakeArrays(wakes)
+		sql, args := wakeArrays(wakes, true)
 		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
 			return fmt.Errorf("lower wake times: %w", err)
 		}

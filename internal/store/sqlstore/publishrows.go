@@ -136,7 +136,8 @@ func (s *Store) writeGroupRows(ctx context.Context, tx *tx, rows *publishRows, n
 		if err := s.lowerWake(ctx, tx, rows.wakes); err != nil {
 			return err
 		}
-		if owner, taken := handedOver(rows, now); s.d.LeaseRows {
+		if s.d.LeaseRows {
+			owner, taken := handedOver(rows, now)
 			if err := s.writeLeaseRows(ctx, tx, owner, taken); err != nil {
 				return err
 			}
@@ -165,10 +166,12 @@ func (s *Store) writeGroupRows(ctx context.Context, tx *tx, rows *publishRows, n
 		add(noteArrays(rows.notes))
 	}
 	if len(rows.wakes) > 0 {
-		add(wakeArrays(rows.wakes))
+		add(wakeArrays(rows.wakes, true))
 	}
-	if owner, taken := handedOver(rows, now); s.d.LeaseRows && len(taken) > 0 {
-		add(leaseRowsTaken(owner, taken))
+	if s.d.LeaseRows {
+		if owner, taken := handedOver(rows, now); len(taken) > 0 {
+			add(leaseRowsTaken(owner, taken))
+		}
 	}
 	if q.Len() == 0 && !rows.queued {
 		return nil
