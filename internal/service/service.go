@@ -97,6 +97,7 @@ type Service struct {
 	stopListen    context.CancelFunc
 	fanned        chan struct{} // closed when the deferred fan-out writer has stopped
 	checkpointed  chan struct{} // closed when the SQLite checkpointer has stopped
+	indexed       chan struct{} // closed when the subject log's indexer has stopped
 	stopRetention context.CancelFunc
 	retained      chan struct{}
 	dispatched    chan error
@@ -249,6 +250,13 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 			c.Checkpoint(lctx, sqlite.CheckpointInterval, cfg.Logger.With("component", "checkpoint"))
 		}
 	}()
+	s.indexed = make(chan struct{})
+	go func() {
+		defer close(s.indexed)
+		if x, ok := st.Backend.(subjectIndexer); ok {
+			x.IndexSubjects(lctx, cfg.Logger.With("component", "subjects"))
+		}
+	}()
 	go func() { s.served <- s.http.Serve(ln) }()
 	serving := []any{"addr", ln.Addr().String(), "data", cfg.DataDir, "version", cfg.Version}
 	if proxy != nil {
@@ -298,6 +306,7 @@ func (s *Service) Close() error {
 		s.stopListen()
 		<-s.fanned
 		<-s.checkpointed
+		<-s.indexed
 		if err := s.tracing.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush traces: %w", err))
 		}

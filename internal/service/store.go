@@ -132,6 +132,12 @@ type checkpointer interface {
 	Checkpoint(ctx context.Context, interval time.Duration, log *slog.Logger)
 }
 
+// subjectIndexer indexes events' subject ids outside the publish commit
+// (SQLite's subject log) until its context ends.
+type subjectIndexer interface {
+	IndexSubjects(ctx context.Context, log *slog.Logger)
+}
+
 // fanoutWriter writes deferred fan-outs until its context ends.
 type fanoutWriter interface {
 	WriteFanouts(ctx context.Context, wake func(), log *slog.Logger)

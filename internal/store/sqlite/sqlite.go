@@ -23,7 +23,7 @@ import (
 var migrations embed.FS
 
 // dialect: one writer connection serializes writes, so no row locks.
-var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true,
+var dialect = &sqlstore.Dialect{IsUnique: isUnique, IsDataError: isDataError, OneProcess: true, PrepareAll: true, SubjectLog: true,
 	OrRollback: " OR ROLLBACK", Explain: "EXPLAIN QUERY PLAN "}
 
 // Store is the SQLite store: the shared SQL store plus a connection of its

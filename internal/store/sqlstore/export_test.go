@@ -17,13 +17,20 @@ import (
 func SearchPlans(ctx context.Context, s *Store, f store.NotificationFilter) (map[string]string, error) {
 	evWhere, evArgs := eventSQL(store.EventFilter{TenantID: f.TenantID, Subjects: f.Subjects})
 	cursor := "01a2d3e4-0000-7000-8000-000000000000"
+	walk := func(op, bound, order string) (string, []any) {
+		where, args := s.subjectCond(f.Subjects, f.TenantID, evWhere+" AND id "+op+" ?", append(append([]any{}, evArgs...), bound), op, bound, order, 51)
+		return where, append(args, 51)
+	}
+	batchWhere, batchArgs := walk("<", "ffffffff", "DESC")
+	olderWhere, olderArgs := walk("<", "ffffffff", "DESC")
+	newerWhere, newerArgs := walk(">", cursor, "ASC")
 	queries := map[string]struct {
 		q    string
 		args []any
 	}{
-		"subject batch": {subjectBatchSQL(evWhere+" AND id < ?", "DESC"), append(append([]any{}, evArgs...), "ffffffff", 51)},
-		"events":        {eventsSQL(evWhere+" AND id < ?", "id", "DESC"), append(append([]any{}, evArgs...), "ffffffff", 51)},
-		"events newer":  {eventsSQL(evWhere+" AND id > ?", "id", "ASC"), append(append([]any{}, evArgs...), cursor, 51)},
+		"subject batch": {subjectBatchSQL(batchWhere, "DESC"), batchArgs},
+		"events":        {eventsSQL(olderWhere, "id", "DESC"), olderArgs},
+		"events newer":  {eventsSQL(newerWhere, "id", "ASC"), newerArgs},
 		"tenant events": {eventsSQL("tenant_id = ? AND (created_at, id) < (?, ?)", "created_at DESC, id", "DESC"), []any{f.TenantID, int64(1) << 50, "ffffffff", 51}},
 		"tenant search": {`SELECT n.id, length(e.payload), e.test FROM notifications n JOIN events e ON e.id = n.event_id
 			WHERE n.tenant_id = ? AND n.id > ? ORDER BY n.id ASC LIMIT ?`, []any{f.TenantID, cursor, 51}},
@@ -105,4 +112,10 @@ func planText(rows *sql.Rows) (string, error) {
 		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
 	}
 	return strings.Join(lines, "\n"), rows.Err()
+}
+
+// IndexSubjectsOnce runs one pass of the subject log over at most limit
+// events and returns how many it read.
+func IndexSubjectsOnce(ctx context.Context, s *Store, limit int) (int, error) {
+	return s.indexSubjects(ctx, limit)
 }

@@ -50,6 +50,9 @@ func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) 
 			return fmt.Errorf("insert events: %w", err)
 		}
 	}
+	// The pass it wakes waits for the writer, so it runs after this
+	// transaction has committed or rolled back.
+	s.subjectsPublished()
 	return nil
 }
 

@@ -140,7 +140,7 @@ func (s *Store) RequeueExpired(ctx context.Context, f store.NotificationFilter, 
 // requeue puts the notifications matching f (a filter of final statuses)
 // of live webhooks back to PENDING, due at now, with a fresh retry budget.
 func (s *Store) requeue(ctx context.Context, f store.NotificationFilter, now time.Time) (int, error) {
-	where, args := filterSQL(f)
+	where, args := s.filterSQL(f)
 	var n int64
 	err := s.write(ctx, func(tx *tx) error {
 		// Only the webhooks whose notifications go back to the queue wake

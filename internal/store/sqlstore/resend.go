@@ -83,7 +83,7 @@ func (s *Store) move(ctx context.Context, tenantID string, ids []string, now tim
 	if !dryRun {
 		return s.requeue(ctx, f, now)
 	}
-	where, args := filterSQL(f)
+	where, args := s.filterSQL(f)
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM notifications AS n WHERE `+where+`
 		AND n.webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NULL)`, args...).Scan(&n)

@@ -12,7 +12,7 @@ import (
 )
 
 // filterSQL turns a notification filter into a WHERE clause and its args.
-func filterSQL(f store.NotificationFilter) (string, []any) {
+func (s *Store) filterSQL(f store.NotificationFilter) (string, []any) {
 	where := []string{"n.tenant_id = ?"}
 	args := []any{f.TenantID}
 	if len(f.NotificationIDs) > 0 {
@@ -42,8 +42,13 @@ func filterSQL(f store.NotificationFilter) (string, []any) {
 	}
 	if !f.Subjects.IsZero() {
 		cond, sargs := subjectSQL(f.Subjects)
-		where = append(where, "n.event_id IN (SELECT id FROM events WHERE tenant_id = ? AND "+cond+")")
-		args = append(append(args, f.TenantID), sargs...)
+		cond, sargs = "tenant_id = ? AND "+cond, append([]any{f.TenantID}, sargs...)
+		if s.d.SubjectLog {
+			ids, idArgs := subjectIDs(f.Subjects, f.TenantID, cond, sargs, "", "", "", 0)
+			where, args = append(where, "n.event_id IN ("+ids+")"), append(args, idArgs...)
+		} else {
+			where, args = append(where, "n.event_id IN (SELECT id FROM events WHERE "+cond+")"), append(args, sargs...)
+		}
 	}
 	return strings.Join(where, " AND "), args
 }
@@ -93,7 +98,7 @@ func (s *Store) SearchNotifications(ctx context.Context, f store.NotificationFil
 // first (from the newest, below Page.After or just above Page.Before), with
 // the size of each one's payload.
 func (s *Store) tenantWalk(ctx context.Context, read *tx, f store.NotificationFilter, p store.Page, limit int) ([]store.Notification, []int64, store.Paging, error) {
-	where, args := filterSQL(f)
+	where, args := s.filterSQL(f)
 	order := "DESC"
 	switch {
 	case p.Before != "":

@@ -46,6 +46,9 @@ type Dialect struct {
 	// (PostgreSQL, where an index over the lease columns made every lease a
 	// new version of the row in all of its indexes): see leaserows.go.
 	LeaseRows bool
+	// SubjectLog says events' subject ids are indexed in batches outside
+	// the publish commit (SQLite): see subjectlog.go.
+	SubjectLog bool
 	// QueueTx, when set, runs first in every claim and completion
 	// transaction (planner settings for the queue's index walks).
 	QueueTx string
@@ -100,6 +103,8 @@ type Store struct {
 	writes writeCheck
 	// payloads spares claims the read of recent events' payloads.
 	payloads *payloadCache
+	// subjects wakes IndexSubjects after publishes (Dialect.SubjectLog).
+	subjects chan struct{}
 }
 
 // Sealer encrypts webhook secrets at rest; aad binds a sealed value to its
@@ -118,7 +123,8 @@ func WithSealer(x Sealer) Option { return func(s *Store) { s.seal = x } }
 // New returns a Store writing through w and reading through r.
 func New(w, r *sql.DB, d *Dialect, opts ...Option) *Store {
 	s := &Store{w: newDB(w, d), r: newDB(r, d), d: d, deferral: DefaultDeferral, fan: newFanouts(),
-		writes: writeCheck{commits: make(chan struct{}, 1)}, payloads: newPayloadCache(payloadCacheBytes)}
+		writes: writeCheck{commits: make(chan struct{}, 1)}, payloads: newPayloadCache(payloadCacheBytes),
+		subjects: make(chan struct{}, 1)}
 	if r == w {
 		s.r = s.w
 	}

@@ -105,13 +105,15 @@ func (s *Store) subjectWalk(ctx context.Context, read *tx, f store.NotificationF
 	)
 	for batch := limit + 1; ; batch = min(2*batch, maxSubjectBatch) {
 		where, args := evWhere, slices.Clone(evArgs)
+		op := ""
 		if bound != "" {
-			op := cmp
+			op = cmp
 			if tie != "" {
 				op += "=" // the cursor's event, for its notifications after the cursor
 			}
 			where, args = where+" AND id "+op+" ?", append(args, bound)
 		}
+		where, args = s.subjectCond(f.Subjects, f.TenantID, where, args, op, bound, order, batch)
 		args = append(args, batch)
 		rows, err := read.QueryContext(ctx, subjectBatchSQL(where, order), args...)
 		if err != nil {
@@ -147,6 +149,19 @@ func (s *Store) subjectWalk(ctx context.Context, read *tx, f store.NotificationF
 	}
 	out, sizes, paging := pageOf(out, sizes, p, limit, notificationID)
 	return out, sizes, paging, nil
+}
+
+// subjectCond is where (a condition on events that includes subj's, args
+// its arguments) for a walk of at most limit events in id order past bound
+// (op its comparison, "" for none), in the form that keeps the walk on an
+// index of subject ids: where itself with the partial indexes of events,
+// the subject log's walk with it (subjectIDs).
+func (s *Store) subjectCond(subj store.Subjects, tenant, where string, args []any, op, bound, order string, limit int) (string, []any) {
+	if !s.d.SubjectLog {
+		return where, args
+	}
+	ids, idArgs := subjectIDs(subj, tenant, where, args, op, bound, order, limit)
+	return "id IN (" + ids + ")", idArgs
 }
 
 // subjectBatchSQL is the query of one batch of a subject walk: the next
@@ -222,8 +237,13 @@ func (s *Store) Events(ctx context.Context, f store.EventFilter, p store.Page) (
 			}
 			where, args = where+" AND (created_at, id) "+cmp+" (?, ?)", append(args, at, cursor)
 		}
-	} else if cursor != "" {
-		where, args = where+" AND id "+cmp+" ?", append(args, cursor)
+	} else {
+		op := ""
+		if cursor != "" {
+			op = cmp
+			where, args = where+" AND id "+cmp+" ?", append(args, cursor)
+		}
+		where, args = s.subjectCond(f.Subjects, f.TenantID, where, args, op, cursor, order, limit+1)
 	}
 	rows, err := read.QueryContext(ctx, eventsSQL(where, key, order), append(args, limit+1)...)
 	if err != nil {
