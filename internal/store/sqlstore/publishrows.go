@@ -38,6 +38,13 @@ const rowsPerInsert = 400
 // insertEvents writes a group's events rowsPerInsert a statement, where
 // the dialect has no arrays (with arrays, writeGroupRows writes them).
 func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) error {
+	from := int64(-1) // where the subject ids are indexed now (subjectlog.go)
+	if s.d.SubjectLog && len(events) >= subjectSyncEvents {
+		var err error
+		if from, err = subjectMarkAtEnd(ctx, tx); err != nil {
+			return err
+		}
+	}
 	for start := 0; start < len(events); start += rowsPerInsert {
 		chunk := events[start:min(start+rowsPerInsert, len(events))]
 		args := make([]any, 0, 11*len(chunk))
@@ -49,6 +56,9 @@ func (s *Store) insertEvents(ctx context.Context, tx *tx, events []store.Event) 
 			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk), args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
+	}
+	if from >= 0 {
+		return indexSubjectsAfter(ctx, tx, from)
 	}
 	// The pass it wakes waits for the writer, so it runs after this
 	// transaction has committed or rolled back.

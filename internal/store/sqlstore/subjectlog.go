@@ -44,6 +44,50 @@ func values(s store.Subjects) []string {
 	return []string{s.CardID, s.UserID, s.AccountID, s.TransactionID}
 }
 
+// subjectSyncEvents is the least number of events in one publish
+// transaction whose subject ids it indexes itself, when nothing before
+// them waits for a pass: such a commit writes each index page once for
+// many events anyway, and a pass would read them again (indexing the
+// batches of 1,000 of `ingest` in passes made it 4 to 13% slower).
+const subjectSyncEvents = 100
+
+// subjectMarkAtEnd returns the largest rowid of events when the mark is at
+// it (nothing waits for a pass), else -1.
+func subjectMarkAtEnd(ctx context.Context, tx *tx) (int64, error) {
+	var upto, last int64
+	if err := tx.QueryRowContext(ctx, `SELECT upto, (SELECT coalesce(max(rowid), 0) FROM events) FROM subject_mark`).Scan(&upto, &last); err != nil {
+		return 0, fmt.Errorf("read subject mark: %w", err)
+	}
+	if upto != last {
+		return -1, nil
+	}
+	return last, nil
+}
+
+// indexSubjectsAfter indexes, in a publish transaction, the events it
+// wrote past rowid from (subjectMarkAtEnd's), and moves the mark past them.
+func indexSubjectsAfter(ctx context.Context, tx *tx, from int64) error {
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&last); err != nil {
+		return fmt.Errorf("index subject ids: %w", err)
+	}
+	return indexRange(ctx, tx, from, last)
+}
+
+// indexRange copies the subject ids of the events in rowids (from, to]
+// into event_subjects and moves the mark to to.
+func indexRange(ctx context.Context, tx *tx, from, to int64) error {
+	// OR IGNORE: a pass after the mark came down (see the migration) may
+	// meet entries it wrote before.
+	if _, err := tx.ExecContext(ctx, indexSubjectsSQL, from, to); err != nil {
+		return fmt.Errorf("index subject ids: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE subject_mark SET upto = ?`, to); err != nil {
+		return fmt.Errorf("move subject mark: %w", err)
+	}
+	return nil
+}
+
 // subjectsPublished tells IndexSubjects that events were written; a
 // publish group calls it.
 func (s *Store) subjectsPublished() {
@@ -105,6 +149,22 @@ func (s *Store) CatchUpSubjects(ctx context.Context) error {
 	return nil
 }
 
+// indexSubjectsSQL copies the subject ids of the events in a rowid range
+// into event_subjects. Each event is read once (the kinds are the inner
+// loop of a CROSS JOIN): reading it once per kind made `ingest` 4 to 11%
+// slower than indexing at publish.
+var indexSubjectsSQL = func() string {
+	kinds, value := make([]string, len(subjectKinds)), "CASE k.kind"
+	for i, k := range subjectKinds {
+		kinds[i] = fmt.Sprintf("SELECT %d AS kind", k.kind)
+		value += fmt.Sprintf(" WHEN %d THEN e.%s", k.kind, k.column)
+	}
+	value += " END"
+	return `INSERT OR IGNORE INTO event_subjects (subject_tenant, subject_kind, subject_value, event_id)
+		SELECT e.tenant_id, k.kind, ` + value + `, e.id FROM events e CROSS JOIN (` + strings.Join(kinds, " UNION ALL ") + `) k
+		WHERE e.rowid > ? AND e.rowid <= ? AND ` + value + ` IS NOT NULL`
+}()
+
 // indexSubjects runs one pass over at most limit events past the mark and
 // returns how many it read. The entries are copied in one statement, inside
 // the database: per entry, a Go round of arguments cost more than the
@@ -123,22 +183,7 @@ func (s *Store) indexSubjects(ctx context.Context, limit int) (int, error) {
 		if read == 0 {
 			return nil
 		}
-		parts := make([]string, len(subjectKinds))
-		args := make([]any, 0, 2*len(subjectKinds))
-		for i, k := range subjectKinds {
-			parts[i] = fmt.Sprintf(`SELECT tenant_id, %d, %s, id FROM events WHERE rowid > ? AND rowid <= ? AND %[2]s IS NOT NULL`, k.kind, k.column)
-			args = append(args, upto, last)
-		}
-		// OR IGNORE: a pass after the mark came down (see the migration)
-		// may meet entries it wrote before.
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO event_subjects (subject_tenant, subject_kind, subject_value, event_id) `+
-			strings.Join(parts, ` UNION ALL `), args...); err != nil {
-			return fmt.Errorf("index subject ids: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subject_mark SET upto = ?`, last); err != nil {
-			return fmt.Errorf("move subject mark: %w", err)
-		}
-		return nil
+		return indexRange(ctx, tx, upto, last)
 	})
 	return read, err
 }

@@ -134,6 +134,20 @@ func TestSubjectLog(t *testing.T) {
 	pass(s, 10, 2)
 	check(s, "indexed after", store.Subjects{CardID: "c0"}, 0, 2, 6)
 	check(s, "indexed after", store.Subjects{UserID: "u"}, 0, 1, 2, 6, 7)
+
+	// A publish of many events indexes them itself when nothing waits for a
+	// pass, and leaves them to the pass when something does.
+	rows := countRows(t, path, `SELECT count(*) FROM event_subjects`)
+	publish(s, 100, 220)
+	pass(s, 1000, 0)
+	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != rows+360 {
+		t.Errorf("a publish of 120 events left %d entries, want %d", got-rows, 360)
+	}
+	check(s, "indexed at publish", store.Subjects{TransactionID: "t150"}, 150)
+	publish(s, 300, 301)
+	publish(s, 301, 420)
+	pass(s, 1000, 120)
+	check(s, "indexed by a pass", store.Subjects{TransactionID: "t400"}, 400)
 }
 
 func eventID(n int) string { return fmt.Sprintf("01a2d3e4-0000-7000-8000-%012x", n) }
