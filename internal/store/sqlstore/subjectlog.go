@@ -15,7 +15,9 @@ import (
 // columns only. IndexSubjects then copies them, in batches, into
 // event_subjects (tenant, kind, value, event id), for the events past the
 // rowid in subject_mark, and moves the mark in the same transaction. So a
-// crash loses no entry: the next pass starts from the mark.
+// crash loses no entry: the next pass starts from the mark. A publish of
+// many events indexes its own when nothing waits for a pass
+// (subjectSyncEvents).
 //
 // Why: under single-event publishes a commit holds one or two events, and a
 // partial index per id on events was a page more written to the WAL per
@@ -48,7 +50,7 @@ func values(s store.Subjects) []string {
 // transaction whose subject ids it indexes itself, when nothing before
 // them waits for a pass: such a commit writes each index page once for
 // many events anyway, and a pass would read them again (indexing the
-// batches of 1,000 of `ingest` in passes made it 4 to 13% slower).
+// batches of 1,000 of `ingest` in passes made it 4 to 18% slower).
 const subjectSyncEvents = 100
 
 // subjectMarkAtEnd returns the largest rowid of events when the mark is at
@@ -150,9 +152,9 @@ func (s *Store) CatchUpSubjects(ctx context.Context) error {
 }
 
 // indexSubjectsSQL copies the subject ids of the events in a rowid range
-// into event_subjects. Each event is read once (the kinds are the inner
-// loop of a CROSS JOIN): reading it once per kind made `ingest` 4 to 11%
-// slower than indexing at publish.
+// into event_subjects, inside the database: per entry, binding its values
+// from Go cost more than the b-tree insert. Each event is read once (the
+// kinds are the inner loop of a CROSS JOIN).
 var indexSubjectsSQL = func() string {
 	kinds, value := make([]string, len(subjectKinds)), "CASE k.kind"
 	for i, k := range subjectKinds {
@@ -166,9 +168,7 @@ var indexSubjectsSQL = func() string {
 }()
 
 // indexSubjects runs one pass over at most limit events past the mark and
-// returns how many it read. The entries are copied in one statement, inside
-// the database: per entry, a Go round of arguments cost more than the
-// b-tree insert.
+// returns how many it read.
 func (s *Store) indexSubjects(ctx context.Context, limit int) (int, error) {
 	var read int
 	err := s.write(ctx, func(tx *tx) error {
