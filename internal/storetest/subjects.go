@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -265,11 +264,7 @@ func BenchSearchByCard(b *testing.B, newStore NewStoreFunc) {
 		_, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: T0})
 		NoErr(b, err, "fill")
 	}
-	// Where subject ids are indexed after the publish (SQLite's subject
-	// log), as a served store would have indexed them by now.
-	if x, ok := s.(interface{ CatchUpSubjects(context.Context) error }); ok {
-		NoErr(b, x.CatchUpSubjects(ctx), "index subject ids")
-	}
+	catchUpSubjects(b, s)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -104,19 +104,22 @@ func (s *Store) subjectsPublished() {
 
 // IndexSubjects runs the subject log's passes (a first one at once, to
 // catch up after a restart) until ctx ends; where the dialect has no
-// subject log it returns at once.
+// subject log it returns at once. After a failed pass it tries again
+// within a second, publishes or not: meanwhile searches read the events
+// past the mark, so nothing is missed, only slower to find.
 func (s *Store) IndexSubjects(ctx context.Context, log *slog.Logger) {
 	if !s.d.SubjectLog {
 		return
 	}
+	if err := s.checkSubjectMark(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("check subject mark", "err", err)
+	}
 	failing := false
-	for {
+	for ctx.Err() == nil {
 		n, err := s.indexSubjects(ctx, subjectBatch)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
-			// Once per failing spell: searches read the events past the
-			// mark meanwhile, so nothing is missed, only slower to find.
-			log.Warn("index subject ids", "err", err)
+			log.Warn("index subject ids", "err", err) // once per failing spell
 			failing = true
 		case err == nil && failing:
 			log.Info("subject ids indexed again")
@@ -125,30 +128,53 @@ func (s *Store) IndexSubjects(ctx context.Context, log *slog.Logger) {
 		if err == nil && n == subjectBatch {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.subjects:
+		if err == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.subjects:
+			}
+		}
+		wait := subjectInterval
+		if err != nil {
+			wait = subjectRetry
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(subjectInterval):
+		case <-time.After(wait):
 		}
 	}
+}
+
+// subjectRetry is the wait after a failed pass.
+const subjectRetry = time.Second
+
+// checkSubjectMark starts the log again from the first event when the mark
+// is past the last one. No delete leaves it so (the migration's trigger
+// brings it down), but a copy of the database that numbers the rows anew
+// (a dump and restore) does, and new events would then never be indexed.
+// Passes insert OR IGNORE, so entries already there stay as they are.
+func (s *Store) checkSubjectMark(ctx context.Context) error {
+	return s.write(ctx, func(tx *tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE subject_mark SET upto = 0 WHERE upto > (SELECT coalesce(max(rowid), 0) FROM events)`); err != nil {
+			return fmt.Errorf("check subject mark: %w", err)
+		}
+		return nil
+	})
 }
 
 // CatchUpSubjects indexes the subject ids of every event published so far,
 // for a store used without IndexSubjects running (a benchmark's); it
 // returns at once where the dialect has no subject log.
 func (s *Store) CatchUpSubjects(ctx context.Context) error {
-	for s.d.SubjectLog {
+	for s.d.SubjectLog && ctx.Err() == nil {
 		n, err := s.indexSubjects(ctx, subjectBatch)
 		if err != nil || n < subjectBatch {
 			return err
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // indexSubjectsSQL copies the subject ids of the events in a rowid range

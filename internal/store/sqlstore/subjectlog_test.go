@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -174,4 +175,78 @@ func countRows(t *testing.T, path, query string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// The indexer stops at once when its context ends, whatever is left to
+// index; and it starts the log again from the first event when the mark
+// is past the last one (a dump and restore numbers the rows anew).
+func TestSubjectLogStopsAndRestarts(t *testing.T) {
+	ctx := t.Context()
+	path := t.TempDir() + "/herald.db"
+	s := openSQLite(t, path)
+	ten := store.Tenant{ID: "01a2d3e4-0000-7000-8000-0000000000cc", Name: "log", Created: storetest.T0}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(from, to int) {
+		t.Helper()
+		var events []store.Event
+		for n := from; n < to; n++ {
+			events = append(events, store.Event{ID: eventID(n), Name: "TRANSACTION", Created: storetest.T0,
+				Payload: []byte(`{"event":"TRANSACTION"}`), Subjects: store.Subjects{CardID: "c", TransactionID: fmt.Sprintf("t%d", n)}})
+		}
+		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One small publish leaves its event to a pass, and so the big one
+	// after it too: 4,101 events wait, more than two passes' worth.
+	publish(0, 1)
+	publish(1, 4101)
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	done := make(chan struct{})
+	go func() {
+		s.IndexSubjects(stopped, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("IndexSubjects did not return after its context ended")
+	}
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 4101 {
+		t.Fatalf("after a stopped indexer a pass read %d events (%v), want all 4101", n, err)
+	}
+	entries := countRows(t, path, `SELECT count(*) FROM event_subjects`)
+
+	// The mark past the last event, as after a dump and restore.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `UPDATE subject_mark SET upto = 1000000`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	s.IndexSubjects(stopped, slog.New(slog.DiscardHandler)) // checks the mark, then stops
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 4101 {
+		t.Fatalf("after the mark came back, a pass read %d events (%v), want all 4101 again", n, err)
+	}
+	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != entries {
+		t.Errorf("indexing again made %d entries of %d", got, entries)
+	}
+	publish(5000, 5001)
+	check := func() {
+		t.Helper()
+		events, _, err := s.Events(ctx, store.EventFilter{TenantID: ten.ID, Subjects: store.Subjects{TransactionID: "t5000"}}, store.Page{Limit: 5})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("the event published after: %d found (%v), want 1", len(events), err)
+		}
+	}
+	check()
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 1 {
+		t.Fatalf("a pass read %d events (%v), want the one published after", n, err)
+	}
+	check()
 }

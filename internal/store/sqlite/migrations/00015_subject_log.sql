@@ -7,10 +7,6 @@
 -- into event_subjects in batches, for the events past subject_mark (a
 -- rowid of events), and moves the mark in the same transaction. A search
 -- reads event_subjects and the few events past the mark, so it stays exact.
-DROP INDEX events_card;
-DROP INDEX events_user;
-DROP INDEX events_account;
-DROP INDEX events_transaction;
 -- kind: 1 card_id, 2 user_id, 3 account_id, 4 transaction_id. The column
 -- names differ from every events column, so that a condition on events
 -- stays unambiguous in a join of the two.
@@ -31,6 +27,11 @@ INSERT INTO event_subjects
     UNION ALL SELECT tenant_id, 3, account_id, id FROM events WHERE account_id IS NOT NULL
     UNION ALL SELECT tenant_id, 4, transaction_id, id FROM events WHERE transaction_id IS NOT NULL;
 INSERT INTO subject_mark VALUES (1, (SELECT coalesce(max(rowid), 0) FROM events));
+-- Dropped only now: the copy above walks them, in key order.
+DROP INDEX events_card;
+DROP INDEX events_user;
+DROP INDEX events_account;
+DROP INDEX events_transaction;
 -- Whatever deletes an event deletes its entries. SQLite gives a new row the
 -- rowid after the largest one: once the newest events are deleted, new ones
 -- could get rowids at or below the mark and never be indexed, so the mark
