@@ -5,8 +5,9 @@
 -- WAL per commit: the ids cost `publish` 5 to 15% (docs/performance.md). The
 -- columns stay on events, written at publish; the writer copies their ids
 -- into event_subjects in batches, for the events past subject_mark (a
--- rowid of events), and moves the mark in the same transaction. A search
--- reads event_subjects and the few events past the mark, so it stays exact.
+-- rowid of events), and moves the mark in the same transaction (a publish
+-- of many events copies its own). A search reads event_subjects and the few
+-- events past the mark, so it stays exact.
 -- kind: 1 card_id, 2 user_id, 3 account_id, 4 transaction_id. The column
 -- names differ from every events column, so that a condition on events
 -- stays unambiguous in a join of the two.
