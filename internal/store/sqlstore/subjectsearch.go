@@ -15,7 +15,9 @@ import (
 
 // Searches by card, user, account or transaction id walk the events that
 // carry the id, newest first, through that id's partial index (tenant_id,
-// <id>, id), and read each event's notifications through
+// <id>, id) on PostgreSQL, or SQLite's subject log (subjectlog.go:
+// event_subjects, and the events past its mark), and read each event's
+// notifications through
 // notifications_event. Both walks have one index that gives them their
 // rows and their order, whatever the planner's statistics say: the events
 // are a LIMITed subquery, and the notifications are joined on event_id
