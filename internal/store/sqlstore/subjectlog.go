@@ -35,7 +35,8 @@ const (
 	subjectBatch    = 2000
 )
 
-// subjectKinds are event_subjects' kinds of id, in store.Subjects order.
+// subjectKinds are the events columns of subject ids and their kinds in
+// event_subjects, in store.Subjects order (values).
 var subjectKinds = []struct {
 	kind   int
 	column string
@@ -79,8 +80,8 @@ func indexSubjectsAfter(ctx context.Context, tx *tx, from int64) error {
 // indexRange copies the subject ids of the events in rowids (from, to]
 // into event_subjects and moves the mark to to.
 func indexRange(ctx context.Context, tx *tx, from, to int64) error {
-	// OR IGNORE: a pass after the mark came down (see the migration) may
-	// meet entries it wrote before.
+	// OR IGNORE: after checkSubjectMark starts the log again from the
+	// first event, passes meet the entries already there.
 	if _, err := tx.ExecContext(ctx, indexSubjectsSQL, from, to); err != nil {
 		return fmt.Errorf("index subject ids: %w", err)
 	}

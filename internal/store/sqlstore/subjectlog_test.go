@@ -20,29 +20,9 @@ import (
 // newest events are deleted, which brings new rowids below the old mark.
 func TestSubjectLog(t *testing.T) {
 	ctx := t.Context()
-	path := t.TempDir() + "/herald.db"
-	s := openSQLite(t, path)
-	ten := store.Tenant{ID: "01a2d3e4-0000-7000-8000-0000000000bb", Name: "log", Created: storetest.T0}
-	if err := s.CreateTenant(ctx, ten); err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustWebhook(t, s, ten.ID, "*")
-	// Events 0 to 5: cards c0, c1, c0, c1, c0, c1, each with user u and,
-	// for TRANSACTION, a transaction id.
-	publish := func(s *sqlstore.Store, from, to int) {
-		t.Helper()
-		var events []store.Event
-		for n := from; n < to; n++ {
-			events = append(events, store.Event{ID: eventID(n), Name: "TRANSACTION", Created: storetest.T0.Add(time.Duration(n) * time.Millisecond),
-				Payload:  []byte(`{"event":"TRANSACTION"}`),
-				Subjects: store.Subjects{CardID: fmt.Sprintf("c%d", n%2), UserID: "u", TransactionID: fmt.Sprintf("t%d", n)}})
-		}
-		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish(s, 0, 6)
-	check := func(s *sqlstore.Store, when string, subj store.Subjects, want ...int) {
+	f := newLogStore(t)
+	f.publish(0, 6)
+	check := func(when string, subj store.Subjects, want ...int) {
 		t.Helper()
 		var wantIDs []string
 		for _, n := range slices.Backward(want) {
@@ -53,7 +33,7 @@ func TestSubjectLog(t *testing.T) {
 		var got []string
 		p := store.Page{Limit: 1}
 		for {
-			events, paging, err := s.Events(ctx, store.EventFilter{TenantID: ten.ID, Subjects: subj}, p)
+			events, paging, err := f.s.Events(ctx, store.EventFilter{TenantID: f.tenant, Subjects: subj}, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +48,7 @@ func TestSubjectLog(t *testing.T) {
 		if !slices.Equal(got, wantIDs) {
 			t.Errorf("%s: events of %+v: %v, want %v", when, subj, got, wantIDs)
 		}
-		notes, _, err := s.SearchNotifications(ctx, store.NotificationFilter{TenantID: ten.ID, Subjects: subj}, store.Page{Limit: 50})
+		notes, _, err := f.s.SearchNotifications(ctx, store.NotificationFilter{TenantID: f.tenant, Subjects: subj}, store.Page{Limit: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,78 +60,138 @@ func TestSubjectLog(t *testing.T) {
 			t.Errorf("%s: notifications of %+v are of events %v, want %v", when, subj, events, wantIDs)
 		}
 	}
-	all := func(s *sqlstore.Store, when string) {
+	all := func(when string) {
 		t.Helper()
-		check(s, when, store.Subjects{CardID: "c0"}, 0, 2, 4)
-		check(s, when, store.Subjects{CardID: "c1", UserID: "u"}, 1, 3, 5)
-		check(s, when, store.Subjects{UserID: "u"}, 0, 1, 2, 3, 4, 5)
-		check(s, when, store.Subjects{TransactionID: "t3"}, 3)
-		check(s, when, store.Subjects{CardID: "c1", TransactionID: "t2"})
+		check(when, store.Subjects{CardID: "c0"}, 0, 2, 4)
+		check(when, store.Subjects{CardID: "c1", UserID: "u"}, 1, 3, 5)
+		check(when, store.Subjects{UserID: "u"}, 0, 1, 2, 3, 4, 5)
+		check(when, store.Subjects{TransactionID: "t3"}, 3)
+		check(when, store.Subjects{CardID: "c1", TransactionID: "t2"})
 	}
-	all(s, "nothing indexed")
-	pass := func(s *sqlstore.Store, limit, want int) {
+	all("nothing indexed")
+	pass := func(limit, want int) {
 		t.Helper()
-		if n, err := sqlstore.IndexSubjectsOnce(ctx, s, limit); err != nil || n != want {
+		if n, err := sqlstore.IndexSubjectsOnce(ctx, f.s, limit); err != nil || n != want {
 			t.Fatalf("a pass of %d read %d events (%v), want %d", limit, n, err, want)
 		}
 	}
-	pass(s, 4, 4)
-	all(s, "four events indexed")
-	pass(s, 4, 2)
-	pass(s, 4, 0)
-	all(s, "all indexed")
-	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != 18 {
+	pass(4, 4)
+	all("four events indexed")
+	pass(4, 2)
+	pass(4, 0)
+	all("all indexed")
+	if got := f.entries(); got != 18 {
 		t.Errorf("event_subjects holds %d rows, want 18 (a card, a user and a transaction id per event)", got)
 	}
 
 	// The mark survives a restart.
-	s.Close()
-	s = openSQLite(t, path)
-	pass(s, 4, 0)
-	all(s, "after a restart")
+	f.reopen()
+	pass(4, 0)
+	all("after a restart")
 
 	// The newest events deleted (as retention or an operator might): their
 	// entries go, the mark comes down, and the next events are found and
 	// indexed though their rowids were used before.
-	s.Close()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.ExecContext(ctx, `DELETE FROM notifications WHERE event_id >= ?`, eventID(3)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.ExecContext(ctx, `DELETE FROM events WHERE id >= ?`, eventID(3)); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != 9 {
+	f.exec(`DELETE FROM notifications WHERE event_id >= '`+eventID(3)+`'`, `DELETE FROM events WHERE id >= '`+eventID(3)+`'`)
+	if got := f.entries(); got != 9 {
 		t.Errorf("event_subjects holds %d rows after deleting half the events, want 9", got)
 	}
-	s = openSQLite(t, path)
-	check(s, "newest deleted", store.Subjects{UserID: "u"}, 0, 1, 2)
-	publish(s, 6, 8)
-	check(s, "published after", store.Subjects{CardID: "c0"}, 0, 2, 6)
-	pass(s, 10, 2)
-	check(s, "indexed after", store.Subjects{CardID: "c0"}, 0, 2, 6)
-	check(s, "indexed after", store.Subjects{UserID: "u"}, 0, 1, 2, 6, 7)
+	f.reopen()
+	check("newest deleted", store.Subjects{UserID: "u"}, 0, 1, 2)
+	f.publish(6, 8)
+	check("published after", store.Subjects{CardID: "c0"}, 0, 2, 6)
+	pass(10, 2)
+	check("indexed after", store.Subjects{CardID: "c0"}, 0, 2, 6)
+	check("indexed after", store.Subjects{UserID: "u"}, 0, 1, 2, 6, 7)
 
 	// A publish of many events indexes them itself when nothing waits for a
 	// pass, and leaves them to the pass when something does.
-	rows := countRows(t, path, `SELECT count(*) FROM event_subjects`)
-	publish(s, 100, 220)
-	pass(s, 1000, 0)
-	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != rows+360 {
+	rows := f.entries()
+	f.publish(100, 220)
+	pass(1000, 0)
+	if got := f.entries(); got != rows+360 {
 		t.Errorf("a publish of 120 events left %d entries, want %d", got-rows, 360)
 	}
-	check(s, "indexed at publish", store.Subjects{TransactionID: "t150"}, 150)
-	publish(s, 300, 301)
-	publish(s, 301, 420)
-	pass(s, 1000, 120)
-	check(s, "indexed by a pass", store.Subjects{TransactionID: "t400"}, 400)
+	check("indexed at publish", store.Subjects{TransactionID: "t150"}, 150)
+	f.publish(300, 301)
+	f.publish(301, 420)
+	pass(1000, 120)
+	check("indexed by a pass", store.Subjects{TransactionID: "t400"}, 400)
 }
 
 func eventID(n int) string { return fmt.Sprintf("01a2d3e4-0000-7000-8000-%012x", n) }
+
+// logStore is a SQLite store in a file of its own, with a tenant and a
+// webhook subscribed to everything, for the subject log's tests.
+type logStore struct {
+	t      *testing.T
+	path   string
+	tenant string
+	s      *sqlstore.Store
+}
+
+func newLogStore(t *testing.T) *logStore {
+	f := &logStore{t: t, path: t.TempDir() + "/herald.db", tenant: "01a2d3e4-0000-7000-8000-0000000000bb"}
+	f.s = openSQLite(t, f.path)
+	if err := f.s.CreateTenant(t.Context(), store.Tenant{ID: f.tenant, Name: "log", Created: storetest.T0}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustWebhook(t, f.s, f.tenant, "*")
+	return f
+}
+
+// publish publishes events from to to-1 in one call: event n a TRANSACTION
+// of card c0 or c1 (n even or odd), user u and transaction tn.
+func (f *logStore) publish(from, to int) {
+	f.t.Helper()
+	var events []store.Event
+	for n := from; n < to; n++ {
+		events = append(events, store.Event{ID: eventID(n), Name: "TRANSACTION", Created: storetest.T0.Add(time.Duration(n) * time.Millisecond),
+			Payload:  []byte(`{"event":"TRANSACTION"}`),
+			Subjects: store.Subjects{CardID: fmt.Sprintf("c%d", n%2), UserID: "u", TransactionID: fmt.Sprintf("t%d", n)}})
+	}
+	if _, err := f.s.Publish(f.t.Context(), store.PublishRequest{TenantID: f.tenant, Events: events, Now: storetest.T0}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// reopen closes the store and opens its file again, as a restart does.
+func (f *logStore) reopen() {
+	f.t.Helper()
+	f.s.Close()
+	f.s = openSQLite(f.t, f.path)
+}
+
+// exec runs statements on the file through a connection of its own, as an
+// operator's tool would.
+func (f *logStore) exec(statements ...string) {
+	f.t.Helper()
+	raw, err := sql.Open("sqlite", f.path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range statements {
+		if _, err := raw.ExecContext(f.t.Context(), q); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// entries counts the rows of event_subjects.
+func (f *logStore) entries() int {
+	f.t.Helper()
+	raw, err := sql.Open("sqlite", f.path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRowContext(f.t.Context(), `SELECT count(*) FROM event_subjects`).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
 
 func openSQLite(t *testing.T, path string) *sqlstore.Store {
 	t.Helper()
@@ -163,51 +203,21 @@ func openSQLite(t *testing.T, path string) *sqlstore.Store {
 	return s.Store
 }
 
-func countRows(t *testing.T, path, query string) int {
-	t.Helper()
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	var n int
-	if err := raw.QueryRowContext(t.Context(), query).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // The indexer stops at once when its context ends, whatever is left to
 // index; and it starts the log again from the first event when the mark
 // is past the last one (a dump and restore numbers the rows anew).
 func TestSubjectLogStopsAndRestarts(t *testing.T) {
 	ctx := t.Context()
-	path := t.TempDir() + "/herald.db"
-	s := openSQLite(t, path)
-	ten := store.Tenant{ID: "01a2d3e4-0000-7000-8000-0000000000cc", Name: "log", Created: storetest.T0}
-	if err := s.CreateTenant(ctx, ten); err != nil {
-		t.Fatal(err)
-	}
-	publish := func(from, to int) {
-		t.Helper()
-		var events []store.Event
-		for n := from; n < to; n++ {
-			events = append(events, store.Event{ID: eventID(n), Name: "TRANSACTION", Created: storetest.T0,
-				Payload: []byte(`{"event":"TRANSACTION"}`), Subjects: store.Subjects{CardID: "c", TransactionID: fmt.Sprintf("t%d", n)}})
-		}
-		if _, err := s.Publish(ctx, store.PublishRequest{TenantID: ten.ID, Events: events, Now: storetest.T0}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newLogStore(t)
 	// One small publish leaves its event to a pass, and so the big one
 	// after it too: 4,101 events wait, more than two passes' worth.
-	publish(0, 1)
-	publish(1, 4101)
+	f.publish(0, 1)
+	f.publish(1, 4101)
 	stopped, cancel := context.WithCancel(ctx)
 	cancel()
 	done := make(chan struct{})
 	go func() {
-		s.IndexSubjects(stopped, slog.New(slog.DiscardHandler))
+		f.s.IndexSubjects(stopped, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	select {
@@ -215,37 +225,30 @@ func TestSubjectLogStopsAndRestarts(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("IndexSubjects did not return after its context ended")
 	}
-	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 4101 {
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, f.s, 10000); err != nil || n != 4101 {
 		t.Fatalf("after a stopped indexer a pass read %d events (%v), want all 4101", n, err)
 	}
-	entries := countRows(t, path, `SELECT count(*) FROM event_subjects`)
+	entries := f.entries()
 
 	// The mark past the last event, as after a dump and restore.
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.ExecContext(ctx, `UPDATE subject_mark SET upto = 1000000`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	s.IndexSubjects(stopped, slog.New(slog.DiscardHandler)) // checks the mark, then stops
-	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 4101 {
+	f.exec(`UPDATE subject_mark SET upto = 1000000`)
+	f.s.IndexSubjects(stopped, slog.New(slog.DiscardHandler)) // checks the mark, then stops
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, f.s, 10000); err != nil || n != 4101 {
 		t.Fatalf("after the mark came back, a pass read %d events (%v), want all 4101 again", n, err)
 	}
-	if got := countRows(t, path, `SELECT count(*) FROM event_subjects`); got != entries {
+	if got := f.entries(); got != entries {
 		t.Errorf("indexing again made %d entries of %d", got, entries)
 	}
-	publish(5000, 5001)
+	f.publish(5000, 5001)
 	check := func() {
 		t.Helper()
-		events, _, err := s.Events(ctx, store.EventFilter{TenantID: ten.ID, Subjects: store.Subjects{TransactionID: "t5000"}}, store.Page{Limit: 5})
+		events, _, err := f.s.Events(ctx, store.EventFilter{TenantID: f.tenant, Subjects: store.Subjects{TransactionID: "t5000"}}, store.Page{Limit: 5})
 		if err != nil || len(events) != 1 {
 			t.Fatalf("the event published after: %d found (%v), want 1", len(events), err)
 		}
 	}
 	check()
-	if n, err := sqlstore.IndexSubjectsOnce(ctx, s, 10000); err != nil || n != 1 {
+	if n, err := sqlstore.IndexSubjectsOnce(ctx, f.s, 10000); err != nil || n != 1 {
 		t.Fatalf("a pass read %d events (%v), want the one published after", n, err)
 	}
 	check()

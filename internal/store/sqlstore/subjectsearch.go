@@ -32,12 +32,10 @@ import (
 func subjectSQL(s store.Subjects) (string, []any) {
 	var where []string
 	var args []any
-	for _, c := range []struct{ col, val string }{
-		{"card_id", s.CardID}, {"user_id", s.UserID}, {"account_id", s.AccountID}, {"transaction_id", s.TransactionID},
-	} {
-		if c.val != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.val)
+	for i, v := range values(s) {
+		if v != "" {
+			where = append(where, subjectKinds[i].column+" = ?")
+			args = append(args, v)
 		}
 	}
 	return strings.Join(where, " AND "), args
