@@ -284,15 +284,21 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 	hooks := make([]*Target, 0, len(versions))
 	ahead := make([]bool, 0, len(versions))
 	budget := d.cfg.MaxConcurrency - d.buffered // what may be claimed ahead in all
+	buffered := make([]int, 0, len(versions))
 	for _, v := range versions {
 		t := d.targets[v.ID]
-		if t == nil || len(d.ready[v.ID]) > 0 {
-			continue // a webhook with notifications buffered runs those first
+		if t == nil {
+			continue
+		}
+		limit, pre, held := d.maxInFlight(&t.Webhook), prefetches(&t.Webhook), len(d.ready[v.ID])
+		if held > 0 && (!pre || held > d.refillAt(limit)) {
+			continue // runs what it has buffered first (ready.go)
 		}
 		t.used = now
-		wants = append(wants, want{id: v.ID, max: d.maxInFlight(&t.Webhook)})
+		wants = append(wants, want{id: v.ID, max: limit})
 		hooks = append(hooks, t.Target)
-		ahead = append(ahead, d.prefetches(&t.Webhook))
+		ahead = append(ahead, pre)
+		buffered = append(buffered, held)
 	}
 	d.evictTargets(now)
 	d.mu.Unlock()
@@ -307,21 +313,28 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 	lease, rateWake := d.cfg.Lease, d.cfg.Poll
 	for i, w := range wants {
 		n := got[i]
+		extra := 0
+		if ahead[i] {
+			extra = max(0, min(d.aheadMax(w.max)-buffered[i], budget))
+		}
 		// A busy webhook is topped up a few slots at a time, not one claim
-		// per finished attempt: claims are the dearest statements.
-		if n == 0 || (busy[i] > 0 && 4*n < busy[i]+n) {
+		// per finished attempt: claims are the dearest statements. Where
+		// the queue is not shared, one that buffers is claimed for
+		// whenever its buffer runs low.
+		low := extra > 0 && !d.cfg.Shared
+		if !low && (n == 0 || (busy[i] > 0 && 4*n < busy[i]+n)) {
 			d.slots.release(w.id, n)
 			continue
 		}
 		wh := &hooks[i].Webhook
 		grants[w.id] = n
 		lease = max(lease, timeout(wh)+leaseMargin)
-		extra := 0
-		if ahead[i] {
-			extra = max(0, min(w.max, budget))
+		if extra > 0 {
 			budget -= extra
-			// Buffered ones wait up to one attempt's timeout, then run.
-			lease = max(lease, 2*timeout(wh)+leaseMargin)
+			// Buffered ones wait for the attempts ahead of them, at most
+			// one timeout per max_in_flight buffered, then run.
+			rounds := time.Duration(d.aheadMax(w.max)/w.max + 1)
+			lease = max(lease, rounds*timeout(wh)+leaseMargin)
 		}
 		req := store.ClaimRequest{WebhookID: w.id, Limit: n + extra, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
 		if rl := wh.Config.RateLimitPerSecond; rl != nil {

@@ -2,6 +2,9 @@ package delivery
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,9 +38,9 @@ func (q *fakeQueue) configure(id string, f func(c *store.WebhookConfig)) {
 	q.hooks[id] = w
 }
 
-// TestReadyBufferFeedsFreedSlots: a webhook at its max_in_flight claims as
-// many again ahead; each finished attempt starts a buffered one at once,
-// with no claim in between.
+// TestReadyBufferFeedsFreedSlots: a webhook at its max_in_flight claims
+// aheadDepth times as many again ahead; each finished attempt starts a
+// buffered one at once, with no claim in between.
 func TestReadyBufferFeedsFreedSlots(t *testing.T) {
 	srv, got, release := holdingReceiver(t)
 	q := newFakeQueue()
@@ -54,16 +57,100 @@ func TestReadyBufferFeedsFreedSlots(t *testing.T) {
 	if n := d.slots.inFlight("a"); n != 2 {
 		t.Fatalf("%d in flight, want max_in_flight 2", n)
 	}
-	if len(q.claims) != 1 || q.claims[0].Limit != 4 || d.buffered != 2 {
-		t.Fatalf("claims %+v, %d buffered: want one claim of 2 slots and 2 ahead", q.claims, d.buffered)
+	if len(q.claims) != 1 || q.claims[0].Limit != 10 || d.buffered != 8 {
+		t.Fatalf("claims %+v, %d buffered: want one claim of 2 slots and 8 ahead", q.claims, d.buffered)
 	}
 	close(release)
-	awaitCount(t, "requests", got.Load, 4)
-	awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, 4)
+	awaitCount(t, "requests", got.Load, 10)
+	awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, 10)
 	if len(q.claims) != 1 || d.buffered != 0 || d.slots.used() != 0 {
 		t.Fatalf("after the attempts: %d claims, %d buffered, %d slots held; want the buffered two run with no claim",
 			len(q.claims), d.buffered, d.slots.used())
 	}
+}
+
+// TestReadyBufferRefillsAtHalf: where the queue is not shared, a webhook
+// is claimed for again once half its buffer is spent, up to the full
+// buffer, and not before; where it is shared, it claims max_in_flight ahead
+// and only with its buffer empty.
+func TestReadyBufferRefillsAtHalf(t *testing.T) {
+	tokens := make(chan struct{})
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		select {
+		case <-tokens:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	var closeTokens sync.Once
+	t.Cleanup(func() { closeTokens.Do(func() { close(tokens) }) }) // before srv.Close: it waits for the handlers
+	q := newFakeQueue()
+	q.add("a", srv.URL, 30)
+	q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	d, ctx := readyDispatcher(t, q, &clock)
+	buffered := func() int64 {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return int64(d.buffered)
+	}
+	dispatch := func() {
+		t.Helper()
+		if _, err := d.dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish := func(n int) {
+		t.Helper()
+		for range n {
+			select {
+			case tokens <- struct{}{}:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no request waiting to finish")
+			}
+		}
+	}
+
+	dispatch()
+	awaitCount(t, "requests in flight", got.Load, 2)
+	if len(q.claims) != 1 || q.claims[0].Limit != 10 || buffered() != 8 {
+		t.Fatalf("claims %+v, %d buffered: want one claim of 2 slots and 8 ahead", q.claims, buffered())
+	}
+	finish(3) // each finished attempt starts a buffered one: 5 left
+	awaitCount(t, "requests", got.Load, 5)
+	awaitCount(t, "buffered", buffered, 5)
+	dispatch()
+	if len(q.claims) != 1 {
+		t.Fatalf("claims %+v with 5 of 8 buffered: want none until half is spent", q.claims)
+	}
+	finish(1)
+	awaitCount(t, "buffered", buffered, 4)
+	dispatch()
+	if len(q.claims) != 2 || q.claims[1].Limit != 4 || buffered() != 8 {
+		t.Fatalf("claims %+v, %d buffered: want a second claim of the 4 the buffer lacks", q.claims, buffered())
+	}
+	closeTokens.Do(func() { close(tokens) })
+
+	t.Run("shared", func(t *testing.T) {
+		srv, got, _ := holdingReceiver(t)
+		q := newFakeQueue()
+		q.add("a", srv.URL, 30)
+		q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+		d, ctx := readyDispatcherWith(t, q, &clock, Config{Shared: true})
+		if _, err := d.dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		awaitCount(t, "requests in flight", got.Load, 2)
+		if _, err := d.dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.claims) != 1 || q.claims[0].Limit != 4 {
+			t.Fatalf("claims %+v: want one claim of 2 slots and 2 ahead, none while they are buffered", q.claims)
+		}
+	})
 }
 
 // TestSharedSlotsWaitForRecording: where other replicas share the queue, a
