@@ -291,7 +291,7 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 			continue
 		}
 		limit, pre, held := d.maxInFlight(&t.Webhook), prefetches(&t.Webhook), len(d.ready[v.ID])
-		if held > 0 && (!pre || held > d.refillAt(limit)) {
+		if held > 0 && (!pre || held > refillAt(limit)) {
 			continue // runs what it has buffered first (ready.go)
 		}
 		t.used = now
@@ -315,14 +315,12 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 		n := got[i]
 		extra := 0
 		if ahead[i] {
-			extra = max(0, min(d.aheadMax(w.max)-buffered[i], budget))
+			extra = max(0, min(aheadMax(w.max)-buffered[i], budget))
 		}
 		// A busy webhook is topped up a few slots at a time, not one claim
-		// per finished attempt: claims are the dearest statements. Where
-		// the queue is not shared, one that buffers is claimed for
-		// whenever its buffer runs low.
-		low := extra > 0 && !d.cfg.Shared
-		if !low && (n == 0 || (busy[i] > 0 && 4*n < busy[i]+n)) {
+		// per finished attempt: claims are the dearest statements. One
+		// that buffers is claimed for whenever its buffer runs low.
+		if extra == 0 && (n == 0 || (busy[i] > 0 && 4*n < busy[i]+n)) {
 			d.slots.release(w.id, n)
 			continue
 		}
@@ -331,12 +329,12 @@ func (d *Dispatcher) plan(versions []store.WebhookVersion, now time.Time) ([]sto
 		lease = max(lease, timeout(wh)+leaseMargin)
 		if extra > 0 {
 			budget -= extra
-			// Buffered ones wait for the attempts ahead of them, at most
-			// one timeout per max_in_flight buffered, then run.
-			rounds := time.Duration(d.aheadMax(w.max)/w.max + 1)
-			lease = max(lease, rounds*timeout(wh)+leaseMargin)
+			lease = max(lease, d.bufferedLease(wh))
 		}
 		req := store.ClaimRequest{WebhookID: w.id, Limit: n + extra, MaxInFlight: w.max, Ordered: wh.Config.Ordered}
+		if ahead[i] {
+			req.MaxAhead = aheadMax(w.max)
+		}
 		if rl := wh.Config.RateLimitPerSecond; rl != nil {
 			req.RateLimit = *rl
 			// Tokens come back at this pace: look again then.

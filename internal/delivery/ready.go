@@ -9,35 +9,32 @@ import (
 // The ready buffer holds notifications claimed ahead of a free slot. A
 // webhook at its max_in_flight would otherwise wait for a claim after
 // every attempt it finishes (a write transaction, behind every publish on
-// SQLite's single writer); with up to max_in_flight more claimed ahead, a
-// finished attempt's slot goes straight to the next one.
+// SQLite's single writer); with notifications claimed ahead, a finished
+// attempt's slot goes straight to the next one.
 //
-// Where the queue is this process's alone (SQLite), a webhook may hold up
-// to aheadDepth times its max_in_flight buffered, and is claimed for again
-// once half of that is spent: a claim waits for the single writer behind
-// publish groups and result batches, and a buffer of one max_in_flight ran
-// dry within one round of attempts, leaving the webhook idle until the
-// claim came back (docs/performance.md, "Claims ahead"). The store grants
-// what is asked there, since the dispatcher's own count is exact and a
-// crash repeats only what was sent.
-//
-// Where every live lease counts (PostgreSQL, several replicas) a claimer
-// holding every live lease of the webhook gets up to max_in_flight ahead,
-// one that is not alone none (the store's leaseBound), so what all replicas
-// have sent and not yet recorded stays within max_in_flight; a webhook is
-// claimed for only once its buffer is empty, since a claim at the bound
-// would take nothing and still lock the webhook's row.
+// A webhook may hold up to aheadDepth times its max_in_flight buffered,
+// and is claimed for again once half of that is spent: a claim waits for
+// the writer (on SQLite behind publish groups and result batches), and a
+// buffer of one max_in_flight ran dry within one round of attempts,
+// leaving the webhook idle until the claim came back (docs/performance.md,
+// "Claims ahead"). Where a single process uses the database (SQLite) the
+// store grants what is asked, since the dispatcher's own count is exact
+// and a crash repeats only what was sent. Where every live lease counts
+// (PostgreSQL, several replicas) a claimer holding every live lease of the
+// webhook gets up to that many ahead (ClaimRequest.MaxAhead), one that is
+// not alone none (the store's leaseBound), so what all replicas have sent
+// and not yet recorded stays within max_in_flight.
 //
 // Ordered and rate limited webhooks claim only what starts at once: their
 // order and their bucket are kept by the queue. Buffered notifications hold
-// a lease long enough to wait for the attempts ahead of them and then run
-// their own; one that could no longer finish within its lease is left to
-// run out and be claimed again. A webhook disabled or changed meanwhile
+// a lease long enough to wait for attempts ahead of them (bufferedLease);
+// one that could no longer finish within its lease is left to run out and
+// be claimed again. A webhook disabled or changed meanwhile
 // still gets what was buffered, as it does the attempts in flight.
 
 // aheadDepth is how many times its max_in_flight a webhook may hold
-// buffered where the queue is not shared. Four measured 10 to 16% more
-// throughput than one on SQLite; eight no more than four.
+// buffered. Four measured 10 to 16% more throughput than one on SQLite and
+// 3 to 8% more on PostgreSQL; eight no more than four on SQLite.
 const aheadDepth = 4
 
 // readyItem is a claimed notification waiting for a slot.
@@ -54,22 +51,26 @@ func prefetches(w *store.Webhook) bool {
 
 // aheadMax is the most a webhook of max_in_flight maxInFlight that
 // prefetches may hold buffered.
-func (d *Dispatcher) aheadMax(maxInFlight int) int {
+func aheadMax(maxInFlight int) int { return aheadDepth * maxInFlight }
+
+// bufferedLease is the lease of notifications of w claimed ahead. On a
+// queue of its own they wait for the attempts ahead of them, one timeout
+// per max_in_flight buffered at most, then run: every lease is released
+// when the process starts again, so a long one delays nothing. Where
+// replicas share the queue a lease is also how long a crashed replica's
+// work waits to be taken over, so it covers one timeout of waiting; what
+// waits longer is left to run out and be claimed again.
+func (d *Dispatcher) bufferedLease(w *store.Webhook) time.Duration {
+	rounds := time.Duration(aheadDepth + 1)
 	if d.cfg.Shared {
-		return maxInFlight
+		rounds = 2
 	}
-	return aheadDepth * maxInFlight
+	return rounds*timeout(w) + leaseMargin
 }
 
 // refillAt is how few buffered notifications let a webhook of max_in_flight
-// maxInFlight that prefetches be claimed for again: half its buffer where
-// the queue is not shared, none left where it is.
-func (d *Dispatcher) refillAt(maxInFlight int) int {
-	if d.cfg.Shared {
-		return 0
-	}
-	return d.aheadMax(maxInFlight) / 2
-}
+// maxInFlight that prefetches be claimed for again: half its buffer.
+func refillAt(maxInFlight int) int { return aheadMax(maxInFlight) / 2 }
 
 // buffer keeps claimed notifications that have no slot yet. d.mu is held.
 func (d *Dispatcher) buffer(items []store.Claimed, until time.Time) {

@@ -69,10 +69,10 @@ func TestReadyBufferFeedsFreedSlots(t *testing.T) {
 	}
 }
 
-// TestReadyBufferRefillsAtHalf: where the queue is not shared, a webhook
-// is claimed for again once half its buffer is spent, up to the full
-// buffer, and not before; where it is shared, it claims max_in_flight ahead
-// and only with its buffer empty.
+// TestReadyBufferRefillsAtHalf: a webhook is claimed for again once half
+// its buffer is spent, up to the full buffer, and not before; its claims
+// tell the store how many it may hold ahead (where leases count, the store
+// bounds them by it).
 func TestReadyBufferRefillsAtHalf(t *testing.T) {
 	tokens := make(chan struct{})
 	var got atomic.Int64
@@ -116,7 +116,7 @@ func TestReadyBufferRefillsAtHalf(t *testing.T) {
 
 	dispatch()
 	awaitCount(t, "requests in flight", got.Load, 2)
-	if len(q.claims) != 1 || q.claims[0].Limit != 10 || buffered() != 8 {
+	if len(q.claims) != 1 || q.claims[0].Limit != 10 || q.claims[0].MaxAhead != 8 || buffered() != 8 {
 		t.Fatalf("claims %+v, %d buffered: want one claim of 2 slots and 8 ahead", q.claims, buffered())
 	}
 	finish(3) // each finished attempt starts a buffered one: 5 left
@@ -140,15 +140,14 @@ func TestReadyBufferRefillsAtHalf(t *testing.T) {
 		q.add("a", srv.URL, 30)
 		q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
 		d, ctx := readyDispatcherWith(t, q, &clock, Config{Shared: true})
-		if _, err := d.dispatch(ctx); err != nil {
-			t.Fatal(err)
+		for range 2 {
+			if _, err := d.dispatch(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		awaitCount(t, "requests in flight", got.Load, 2)
-		if _, err := d.dispatch(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if len(q.claims) != 1 || q.claims[0].Limit != 4 {
-			t.Fatalf("claims %+v: want one claim of 2 slots and 2 ahead, none while they are buffered", q.claims)
+		if len(q.claims) != 1 || q.claims[0].Limit != 10 || q.claims[0].MaxAhead != 8 {
+			t.Fatalf("claims %+v: want one claim of 2 slots and 8 ahead, none while they are buffered", q.claims)
 		}
 	})
 }
@@ -175,8 +174,8 @@ func TestSharedSlotsWaitForRecording(t *testing.T) {
 	d.mu.Lock()
 	buffered := d.buffered
 	d.mu.Unlock()
-	if got.Load() != 2 || buffered != 2 || d.slots.inFlight("a") != 2 {
-		t.Fatalf("before recording: %d requests, %d buffered, %d slots held; want 2, 2 and 2", got.Load(), buffered, d.slots.inFlight("a"))
+	if got.Load() != 2 || buffered != 8 || d.slots.inFlight("a") != 2 {
+		t.Fatalf("before recording: %d requests, %d buffered, %d slots held; want 2, 8 and 2", got.Load(), buffered, d.slots.inFlight("a"))
 	}
 	batch := []store.AttemptResult{<-d.results, <-d.results}
 	d.commit(ctx, batch)
@@ -233,8 +232,8 @@ func TestNoReadyBufferForOrderedOrRateLimited(t *testing.T) {
 	}
 	for _, r := range q.claims {
 		want := map[string]int{"o": 1, "r": 4}[r.WebhookID]
-		if r.Limit != want {
-			t.Errorf("claim for %s asked %d, want %d (no more than its free slots)", r.WebhookID, r.Limit, want)
+		if r.Limit != want || r.MaxAhead != 0 {
+			t.Errorf("claim for %s asked %d with %d ahead, want %d and none (no more than its free slots)", r.WebhookID, r.Limit, r.MaxAhead, want)
 		}
 	}
 	if d.buffered != 0 {

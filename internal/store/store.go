@@ -411,6 +411,14 @@ type ClaimRequest struct {
 	WebhookID   string
 	Limit       int
 	MaxInFlight int
+	// MaxAhead is how many leases beyond MaxInFlight a claimer that holds
+	// every live lease of the webhook may hold: notifications it buffers
+	// ahead of its free slots and does not send until a slot frees. Where
+	// leases count across replicas, what is sent and not yet recorded
+	// still stays within MaxInFlight: another claimer gets nothing while
+	// this one holds MaxInFlight or more, and a claimer that is not alone
+	// gets no more than MaxInFlight in all.
+	MaxAhead int
 	// Ordered claims only the webhook's oldest pending notification, and
 	// only when it is due.
 	Ordered bool

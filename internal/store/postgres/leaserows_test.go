@@ -84,7 +84,7 @@ func TestLeaseRows(t *testing.T) {
 	claim := func(owner string, at time.Time) []store.Claimed {
 		t.Helper()
 		got, err := s.Claim(ctx, store.Claim{Owner: owner, Now: at, LeaseUntil: at.Add(time.Minute),
-			Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: 40, MaxInFlight: 16}}})
+			Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: 40, MaxInFlight: 16, MaxAhead: 16}}})
 		if err != nil {
 			t.Fatalf("claim by %s: %v", owner, err)
 		}

@@ -134,30 +134,35 @@ func TestQuietCompletionTakesNoLock(t *testing.T) {
 }
 
 // TestClaimAhead: where every live lease counts against max_in_flight, a
-// claimer holding every lease of a webhook may take up to max_in_flight
-// more ahead of its free slots (delivery's ready buffer); another
-// dispatcher then gets nothing until the leases fall under max_in_flight,
-// and then at most what is left under it; and a claimer that is not alone
-// takes no more than max_in_flight in all.
+// claimer holding every lease of a webhook may take up to MaxAhead more
+// ahead of its free slots (delivery's ready buffer), none without it;
+// another dispatcher then gets nothing until the leases fall under
+// max_in_flight, and then at most what is left under it; and a claimer
+// that is not alone takes no more than max_in_flight in all.
 func TestClaimAhead(t *testing.T) {
 	s, _ := openPostgres(t)
 	ten := storetest.MustTenant(t, s)
 	w := storetest.MustWebhook(t, s, ten.ID, "TRANSACTION") // max_in_flight 16
 	storetest.PublishTo(t, s, ten.ID, w.ID, 60, storetest.T0)
 	now := storetest.T0.Add(time.Second)
-	claim := func(owner string, limit int) []store.Claimed {
+	claimAhead := func(owner string, limit, ahead int) []store.Claimed {
 		t.Helper()
 		c := store.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(time.Minute),
-			Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: limit, MaxInFlight: 16}}}
+			Requests: []store.ClaimRequest{{WebhookID: w.ID, Limit: limit, MaxInFlight: 16, MaxAhead: ahead}}}
 		got, err := s.Claim(context.Background(), c)
 		if err != nil {
 			t.Fatalf("claim by %s: %v", owner, err)
 		}
 		return got
 	}
-	a := claim("a", 40)
+	claim := func(owner string, limit int) []store.Claimed { t.Helper(); return claimAhead(owner, limit, 16) }
+	a := claimAhead("a", 40, 0)
+	if len(a) != 16 {
+		t.Fatalf("a, alone and asking for none ahead, claimed %d, want 16", len(a))
+	}
+	a = append(a, claim("a", 40)...)
 	if len(a) != 32 {
-		t.Fatalf("a, alone, claimed %d, want 32 (16 and 16 ahead)", len(a))
+		t.Fatalf("a, alone, claimed %d in all, want 32 (16 and 16 ahead)", len(a))
 	}
 	if b := claim("b", 40); len(b) != 0 {
 		t.Fatalf("b claimed %d while a holds 32 leases, want 0", len(b))

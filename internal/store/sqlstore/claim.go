@@ -377,7 +377,7 @@ func slots(r store.ClaimRequest, c store.Claim, st claimState, oneProcess bool) 
 		sl.probe, sl.probeUntil = true, c.LeaseUntil
 	}
 	if maxInFlight > 0 && (!oneProcess || sl.probe || r.Ordered) {
-		n = min(n, leaseBound(maxInFlight, st, sl.probe || r.Ordered)-st.leased)
+		n = min(n, leaseBound(maxInFlight, r.MaxAhead, st, sl.probe || r.Ordered)-st.leased)
 		sl.blocked = n <= 0
 	}
 	if sl.rate > 0 {
@@ -397,18 +397,18 @@ func slots(r store.ClaimRequest, c store.Claim, st claimState, oneProcess bool) 
 // where every live lease counts. At most maxInFlight sent attempts of a
 // webhook may wait for their results across replicas (what a crash may
 // repeat), and a dispatcher sends at most maxInFlight of its own at once.
-// So a claimer that holds every live lease of the webhook may take as many
-// again ahead (delivery's ready buffer): while it holds maxInFlight or more,
+// So a claimer that holds every live lease of the webhook may take up to
+// ahead more (delivery's ready buffer): while it holds maxInFlight or more,
 // another replica's claims and hand-offs get nothing, and once it holds
 // fewer, they take at most what it leaves, and it cannot take more without
 // a claim that counts theirs. One webhook's deliveries then no longer wait
-// for a claim after each attempt, only after each maxInFlight of them.
-// Probes and ordered webhooks (one at a time) never claim ahead.
-func leaseBound(maxInFlight int, st claimState, single bool) int {
+// for a claim after each attempt, only once its buffer runs low. Probes
+// and ordered webhooks (one at a time) never claim ahead.
+func leaseBound(maxInFlight, ahead int, st claimState, single bool) int {
 	if single || st.others > 0 {
 		return maxInFlight
 	}
-	return 2 * maxInFlight
+	return maxInFlight + max(ahead, 0)
 }
 
 // spend records what a claim took: the probe time of an open circuit (no
