@@ -117,7 +117,8 @@ type Dispatcher struct {
 // target is a prepared webhook and when it was last used.
 type target struct {
 	*Target
-	used time.Time
+	used    time.Time
+	checked time.Time // when its buffer was last checked against the database (ready.go)
 }
 
 // NewDispatcher returns a dispatcher working q through sender.
@@ -251,6 +252,9 @@ func (d *Dispatcher) dispatch(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	if err := d.refreshTargets(ctx, versions, now); err != nil {
+		return time.Time{}, err
+	}
+	if err := d.checkBuffers(ctx, versions, now); err != nil {
 		return time.Time{}, err
 	}
 	reqs, grants, lease, rateWake := d.plan(versions, now)

@@ -30,6 +30,15 @@ func readyDispatcherWith(t *testing.T, q *fakeQueue, clock *atomic.Int64, cfg Co
 	return d, ctx
 }
 
+// configureHook changes webhook id itself.
+func (q *fakeQueue) configureHook(id string, f func(w *store.Webhook)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := q.hooks[id]
+	f(&w)
+	q.hooks[id] = w
+}
+
 func (q *fakeQueue) configure(id string, f func(c *store.WebhookConfig)) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -238,5 +247,60 @@ func TestNoReadyBufferForOrderedOrRateLimited(t *testing.T) {
 	}
 	if d.buffered != 0 {
 		t.Errorf("%d buffered, want none", d.buffered)
+	}
+}
+
+// TestReadyBufferDroppedWhenWebhookGoes: a webhook disabled or deleted
+// while it holds a buffer gets only the attempts already in flight once
+// its buffer is checked again; one that is still active keeps its buffer.
+func TestReadyBufferDroppedWhenWebhookGoes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(q *fakeQueue)
+		keep   bool
+	}{
+		{"disabled", func(q *fakeQueue) { q.configureHook("a", func(w *store.Webhook) { w.Status = store.WebhookDisabled }) }, false},
+		{"deleted", func(q *fakeQueue) { q.mu.Lock(); delete(q.hooks, "a"); q.mu.Unlock() }, false},
+		{"active", func(*fakeQueue) {}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, got, release := holdingReceiver(t)
+			q := newFakeQueue()
+			q.add("a", srv.URL, 10)
+			q.configure("a", func(c *store.WebhookConfig) { c.MaxInFlight = 2 })
+			var clock atomic.Int64
+			start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			clock.Store(start.UnixMilli())
+			d, ctx := readyDispatcher(t, q, &clock)
+			if _, err := d.dispatch(ctx); err != nil {
+				t.Fatal(err)
+			}
+			awaitCount(t, "requests in flight", got.Load, 2)
+			if d.buffered != 8 {
+				t.Fatalf("%d buffered, want 8", d.buffered)
+			}
+			tc.change(q) // nothing else is due: the webhook is not among the due ones
+			for _, at := range []time.Duration{0, bufferCheck} {
+				clock.Store(start.Add(at).UnixMilli())
+				if _, err := d.dispatch(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := 0
+			if tc.keep {
+				want = 8
+			}
+			d.mu.Lock()
+			buffered := d.buffered
+			d.mu.Unlock()
+			if buffered != want {
+				t.Fatalf("%d buffered after the check, want %d", buffered, want)
+			}
+			close(release)
+			awaitCount(t, "results queued", func() int64 { return int64(len(d.results)) }, int64(2+want))
+			if n := got.Load(); n != int64(2+want) {
+				t.Fatalf("%d requests, want %d", n, 2+want)
+			}
+		})
 	}
 }
