@@ -52,8 +52,9 @@ Scenarios, in this order:
                      notifications/s until every one is received and recorded DELIVERED
   throughput-single  the same with --events/4 events, one per POST /events from 16 concurrent
                      publishers
-  publish            --events single-event POST /events from 64 keep-alive connections, one
-                     healthy subscriber: events/s and Herald's CPU time per publish (its rusage)
+  publish            --events single-event POST /events from 64 keep-alive connections, first
+                     with no subscriber, then to one healthy subscriber: events/s and Herald's
+                     CPU time per publish (its rusage)
   latency            POST /events one at a time at --rate events/s for --duration to one webhook:
                      p50/p90/p99/max to receipt from the publish request and from its
                      acknowledgement
